@@ -1,0 +1,1 @@
+"""The ``warp`` command for operators: thin sub-commands over the service functions."""

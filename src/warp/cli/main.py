@@ -1,0 +1,48 @@
+"""Entry point of the ``warp`` command."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from warp.cli import db
+from warp.cli.output import err_console
+from warp.errors import WarpError
+
+app = typer.Typer(
+    help="WARP: back office of a wholesale telecom carrier.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8080, help="TCP port."),
+    workers: int = typer.Option(1, help="Worker processes."),
+) -> None:
+    """Run the REST API."""
+    import uvicorn
+
+    from warp.db.connection import database_url
+
+    # Resolve (and start, when embedded) the database before the workers fork.
+    os.environ.setdefault("WARP_DATABASE_URL", database_url())
+    uvicorn.run("warp.api.app:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+def main() -> None:
+    """Run the CLI, turning expected errors into one clear line and an exit status."""
+    try:
+        app()
+    except WarpError as exc:
+        err_console.print(f"[red]error:[/] {exc.message}", highlight=False)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

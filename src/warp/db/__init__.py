@@ -1,0 +1,1 @@
+"""Database access: the embedded cluster, connections, migrations and seeds."""
