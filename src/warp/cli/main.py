@@ -40,7 +40,7 @@ def main() -> None:
     try:
         app()
     except WarpError as exc:
-        err_console.print(f"[red]error:[/] {exc.message}", highlight=False)
+        err_console.print(f"[red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
 
 

@@ -92,6 +92,7 @@ class LocalCluster:
     listen_host: str | None = None
     bindir: Path | None = None
     server_options: Mapping[str, str] = field(default_factory=dict)
+    _resolved_bindir: Path | None = field(default=None, init=False, repr=False)
 
     @property
     def data_dir(self) -> Path:
@@ -113,9 +114,9 @@ class LocalCluster:
     # -- process helpers -------------------------------------------------------------------------
 
     def _bin(self, name: str) -> str:
-        if self.bindir is None:
-            self.bindir = find_bindir()
-        return str(self.bindir / name)
+        if self._resolved_bindir is None:
+            self._resolved_bindir = find_bindir(None if self.bindir is None else str(self.bindir))
+        return str(self._resolved_bindir / name)
 
     def _service_user(self) -> pwd.struct_passwd | None:
         """The account server commands run as: None for a non-root caller (runs as itself)."""
