@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from warp.cli import db
+from warp.cli import accounts, db
 from warp.cli.output import err_console
 from warp.errors import WarpError
 
@@ -17,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(accounts.app, name="accounts")
 
 
 @app.command()

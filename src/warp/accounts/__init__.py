@@ -1,0 +1,1 @@
+"""Customer accounts: the tenants, their hierarchy, contacts and feature flags."""

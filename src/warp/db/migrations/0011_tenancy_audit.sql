@@ -1,0 +1,565 @@
+-- Multi-tenancy, reseller hierarchy and the audit trail, enforced by PostgreSQL itself.
+--
+-- Roles (cluster-wide, created once):
+--   warp_owner    NOLOGIN, BYPASSRLS: owns every WARP object; migrations run as it (DDL only).
+--   warp_app      what the API and workers use: DML only, subject to row-level security.
+--   warp_readonly reporting: SELECT only, subject to row-level security (staff setting to see all).
+-- The tenant of a transaction is the setting warp.account_id (set_config(..., true)); platform
+-- staff access is the explicit setting warp.role = 'staff'. With neither, no customer row is visible.
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'warp_owner') THEN
+        CREATE ROLE warp_owner NOLOGIN BYPASSRLS;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'warp_app') THEN
+        CREATE ROLE warp_app LOGIN NOBYPASSRLS;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'warp_readonly') THEN
+        CREATE ROLE warp_readonly LOGIN NOBYPASSRLS;
+    END IF;
+END
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Tenant context
+
+CREATE FUNCTION accounts.current_account_id() RETURNS uuid
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog
+AS $$
+    SELECT CASE
+        WHEN current_setting('warp.account_id', true) ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+        THEN current_setting('warp.account_id', true)::uuid
+    END
+$$;
+COMMENT ON FUNCTION accounts.current_account_id() IS
+    'The tenant of the current transaction (setting warp.account_id), NULL when unset or malformed.';
+
+CREATE FUNCTION accounts.is_staff() RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog
+AS $$
+    SELECT coalesce(current_setting('warp.role', true), '') = 'staff'
+$$;
+COMMENT ON FUNCTION accounts.is_staff() IS
+    'True when the transaction explicitly acts as platform staff (setting warp.role = ''staff'').';
+
+CREATE FUNCTION accounts.visible_account_ids() RETURNS uuid[]
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog
+AS $$
+    WITH RECURSIVE tree (id) AS (
+        SELECT accounts.current_account_id()
+        WHERE accounts.current_account_id() IS NOT NULL
+        UNION
+        SELECT h.child_account_id
+        FROM accounts.account_hierarchy h
+        JOIN tree t ON h.parent_account_id = t.id
+    )
+    SELECT coalesce(array_agg(id), '{}'::uuid[]) FROM tree
+$$;
+COMMENT ON FUNCTION accounts.visible_account_ids() IS
+    'The tenant and all its descendants in accounts.account_hierarchy (any depth); empty without a tenant.';
+
+-- ---------------------------------------------------------------------------------------------
+-- Reseller hierarchy: cycles are rejected.
+
+CREATE FUNCTION accounts.account_hierarchy_reject_cycle() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog
+AS $$
+BEGIN
+    -- One writer at a time, so two concurrent edges cannot close a cycle together.
+    PERFORM pg_advisory_xact_lock(hashtext('accounts.account_hierarchy'));
+    IF EXISTS (
+        WITH RECURSIVE below (id) AS (
+            SELECT NEW.child_account_id
+            UNION
+            SELECT h.child_account_id
+            FROM accounts.account_hierarchy h
+            JOIN below b ON h.parent_account_id = b.id
+            WHERE h.id IS DISTINCT FROM NEW.id
+        )
+        SELECT 1 FROM below WHERE id = NEW.parent_account_id
+    ) THEN
+        RAISE EXCEPTION 'account % cannot become a child of its own descendant %',
+            NEW.child_account_id, NEW.parent_account_id
+            USING ERRCODE = 'check_violation',
+                  CONSTRAINT = 'account_hierarchy_cycle_check',
+                  SCHEMA = 'accounts', TABLE = 'account_hierarchy';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION accounts.account_hierarchy_reject_cycle() IS
+    'Trigger: refuses an edge that would make an account its own ancestor.';
+
+CREATE TRIGGER account_hierarchy_cycle_trg
+    BEFORE INSERT OR UPDATE OF parent_account_id, child_account_id ON accounts.account_hierarchy
+    FOR EACH ROW EXECUTE FUNCTION accounts.account_hierarchy_reject_cycle();
+
+-- ---------------------------------------------------------------------------------------------
+-- Secrets never reach the audit trail or the API request log.
+
+CREATE FUNCTION audit.is_secret_key(p_key text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog
+AS $$
+    SELECT k ~ '(password|passwd|secret|token|apikey|authorization|credential|privatekey|hash|ha1)'
+        OR k IN ('cvv', 'cvv2', 'cvc', 'cvc2', 'securitycode', 'cardnumber', 'pan', 'pin', 'cookie')
+    FROM (SELECT lower(regexp_replace(p_key, '[^A-Za-z0-9]', '', 'g')) AS k) AS normalised
+$$;
+COMMENT ON FUNCTION audit.is_secret_key(text) IS
+    'True for a JSON key or column name whose value is a secret (password, token, API key, hash, card data...).';
+
+CREATE FUNCTION audit.luhn_valid(p_digits text) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog
+AS $$
+DECLARE
+    total integer := 0;
+    digit integer;
+    double_it boolean := false;
+BEGIN
+    IF p_digits !~ '^[0-9]{13,19}$' THEN
+        RETURN false;
+    END IF;
+    FOR i IN REVERSE length(p_digits)..1 LOOP
+        digit := substr(p_digits, i, 1)::integer;
+        IF double_it THEN
+            digit := digit * 2;
+            IF digit > 9 THEN
+                digit := digit - 9;
+            END IF;
+        END IF;
+        total := total + digit;
+        double_it := NOT double_it;
+    END LOOP;
+    RETURN total % 10 = 0;
+END
+$$;
+COMMENT ON FUNCTION audit.luhn_valid(text) IS 'True for 13-19 digits passing the Luhn check (payment card numbers).';
+
+CREATE FUNCTION audit.sanitize_text(p_text text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog
+AS $$
+DECLARE
+    candidate text;
+    result text := p_text;
+BEGIN
+    IF p_text !~ '[0-9]{4}' THEN
+        RETURN p_text;
+    END IF;
+    FOR candidate IN
+        SELECT m[1] FROM regexp_matches(p_text, '((?:[0-9][ -]?){12,18}[0-9])', 'g') AS m
+    LOOP
+        IF audit.luhn_valid(regexp_replace(candidate, '[ -]', '', 'g')) THEN
+            result := replace(result, candidate, '[REDACTED]');
+        END IF;
+    END LOOP;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION audit.sanitize_text(text) IS 'Masks anything in a string that looks like a payment card number (Luhn-valid, 13-19 digits).';
+
+CREATE FUNCTION audit.sanitize_jsonb(p_value jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog
+AS $$
+BEGIN
+    CASE jsonb_typeof(p_value)
+    WHEN 'object' THEN
+        RETURN coalesce(
+            (SELECT jsonb_object_agg(
+                        e.key,
+                        CASE WHEN audit.is_secret_key(e.key) AND e.value <> 'null'::jsonb
+                             THEN '"[REDACTED]"'::jsonb
+                             ELSE audit.sanitize_jsonb(e.value) END)
+             FROM jsonb_each(p_value) AS e),
+            '{}'::jsonb);
+    WHEN 'array' THEN
+        RETURN coalesce(
+            (SELECT jsonb_agg(audit.sanitize_jsonb(e.value) ORDER BY e.ord)
+             FROM jsonb_array_elements(p_value) WITH ORDINALITY AS e(value, ord)),
+            '[]'::jsonb);
+    WHEN 'string' THEN
+        RETURN to_jsonb(audit.sanitize_text(p_value #>> '{}'));
+    WHEN 'number' THEN
+        IF audit.luhn_valid(p_value::text) THEN
+            RETURN '"[REDACTED]"'::jsonb;
+        END IF;
+        RETURN p_value;
+    ELSE
+        RETURN p_value;
+    END CASE;
+END
+$$;
+COMMENT ON FUNCTION audit.sanitize_jsonb(jsonb) IS
+    'Recursively masks secret-named keys and card-like numbers in a JSON document.';
+
+-- ---------------------------------------------------------------------------------------------
+-- The audit trail: one generic trigger for every business table.
+
+CREATE FUNCTION audit.log_change() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog
+AS $$
+DECLARE
+    old_row jsonb;
+    new_row jsonb;
+    row_data jsonb;
+    changed text[];
+    record_key text;
+    col text;
+    actor text := current_setting('warp.actor_id', true);
+    actor_kind text := upper(coalesce(current_setting('warp.actor_type', true), ''));
+    tenant uuid;
+    uuid_re constant text := '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+BEGIN
+    -- Written so that nothing here can fail for bad settings: an audit row never cancels the
+    -- statement it records.
+    IF TG_OP <> 'INSERT' THEN
+        old_row := to_jsonb(OLD);
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        new_row := to_jsonb(NEW);
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        SELECT array_agg(n.key ORDER BY n.key) INTO changed
+        FROM jsonb_each(new_row) AS n
+        WHERE n.value IS DISTINCT FROM old_row -> n.key
+          AND n.key <> 'updated_at';
+        IF changed IS NULL THEN
+            RETURN NULL;  -- nothing but bookkeeping changed
+        END IF;
+    END IF;
+    row_data := coalesce(new_row, old_row);
+    SELECT string_agg(coalesce(row_data ->> a, ''), ',' ORDER BY o) INTO record_key
+    FROM unnest(TG_ARGV) WITH ORDINALITY AS pk(a, o);
+    FOR col IN SELECT k FROM jsonb_object_keys(row_data) AS k WHERE audit.is_secret_key(k) LOOP
+        IF old_row -> col IS NOT NULL AND old_row -> col <> 'null'::jsonb THEN
+            old_row := jsonb_set(old_row, ARRAY[col], '"[REDACTED]"');
+        END IF;
+        IF new_row -> col IS NOT NULL AND new_row -> col <> 'null'::jsonb THEN
+            new_row := jsonb_set(new_row, ARRAY[col], '"[REDACTED]"');
+        END IF;
+    END LOOP;
+    IF TG_TABLE_SCHEMA = 'accounts' AND TG_TABLE_NAME = 'accounts' THEN
+        tenant := (row_data ->> 'id')::uuid;
+    ELSIF row_data ->> 'account_id' ~ uuid_re THEN
+        tenant := (row_data ->> 'account_id')::uuid;
+    END IF;
+    INSERT INTO audit.audit_log (
+        schema_name, table_name, record_id, action, old_row, new_row, changed_columns,
+        account_id, actor_type, actor_id, request_id)
+    VALUES (
+        TG_TABLE_SCHEMA, TG_TABLE_NAME, record_key, TG_OP, old_row, new_row, changed,
+        tenant,
+        CASE WHEN actor_kind IN ('USER', 'API_KEY', 'STAFF', 'SYSTEM') THEN actor_kind ELSE 'SYSTEM' END,
+        CASE WHEN actor ~ uuid_re THEN actor::uuid END,
+        left(nullif(current_setting('warp.request_id', true), ''), 128));
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION audit.log_change() IS
+    'AFTER row trigger: records INSERT/UPDATE/DELETE in audit.audit_log with old/new rows (secrets masked), '
+    'changed columns, tenant, actor and request id. Trigger arguments: the primary-key column names.';
+
+CREATE FUNCTION audit.attach_audit(p_table regclass) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog
+AS $$
+DECLARE
+    pk_args text;
+    rel_name name;
+BEGIN
+    SELECT c.relname INTO rel_name FROM pg_class c WHERE c.oid = p_table;
+    SELECT string_agg(quote_literal(a.attname), ', ' ORDER BY k.ord) INTO pk_args
+    FROM pg_index i
+    CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+    WHERE i.indrelid = p_table AND i.indisprimary;
+    IF pk_args IS NULL THEN
+        RAISE EXCEPTION 'audit.attach_audit: % has no primary key', p_table;
+    END IF;
+    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', rel_name || '_audit_trg', p_table);
+    EXECUTE format(
+        'CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %s '
+        'FOR EACH ROW EXECUTE FUNCTION audit.log_change(%s)',
+        rel_name || '_audit_trg', p_table, pk_args);
+END
+$$;
+COMMENT ON FUNCTION audit.attach_audit(regclass) IS
+    'Attaches the generic audit trigger (<table>_audit_trg) to a business table.';
+
+-- ---------------------------------------------------------------------------------------------
+-- The API request log: sanitized in SQL, written in batches by the API.
+
+CREATE FUNCTION audit.log_api_requests(p_entries jsonb) RETURNS integer
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path = pg_catalog
+AS $$
+    WITH inserted AS (
+        INSERT INTO audit.api_request_log (
+            requested_at, method, path, status_code, latency_ms, account_id, api_key_id, user_id,
+            client_ip, request_id, user_agent, request_body, response_body)
+        SELECT coalesce((e ->> 'requested_at')::timestamptz, now()),
+               upper(e ->> 'method'),
+               audit.sanitize_text(e ->> 'path'),
+               (e ->> 'status_code')::integer,
+               (e ->> 'latency_ms')::numeric(10, 3),
+               (e ->> 'account_id')::uuid,
+               (e ->> 'api_key_id')::uuid,
+               (e ->> 'user_id')::uuid,
+               (e ->> 'client_ip')::inet,
+               left(e ->> 'request_id', 128),
+               e ->> 'user_agent',
+               audit.sanitize_jsonb(e -> 'request_body'),
+               audit.sanitize_jsonb(e -> 'response_body')
+        FROM jsonb_array_elements(p_entries) AS e
+        RETURNING 1
+    )
+    SELECT count(*)::integer FROM inserted
+$$;
+COMMENT ON FUNCTION audit.log_api_requests(jsonb) IS
+    'Writes a batch of API requests (JSON array of objects) to audit.api_request_log, bodies sanitized.';
+
+-- ---------------------------------------------------------------------------------------------
+-- Row-level security, ownership and grants, applied table by table.
+
+CREATE FUNCTION accounts.secure_table(p_table regclass, p_kind text, p_parent_column text DEFAULT NULL,
+                                      p_parent regclass DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog
+AS $$
+DECLARE
+    staff constant text := '(SELECT accounts.is_staff())';
+    visible constant text := 'ANY ((SELECT accounts.visible_account_ids())::uuid[])';
+    read_expr text;
+    write_expr text;
+    part regclass;
+BEGIN
+    CASE p_kind
+    WHEN 'TENANT' THEN
+        read_expr := format('%s OR account_id = %s', staff, visible);
+        write_expr := read_expr;
+    WHEN 'TENANT_OR_GLOBAL' THEN
+        read_expr := format('%s OR account_id IS NULL OR account_id = %s', staff, visible);
+        write_expr := format('%s OR account_id = %s', staff, visible);
+    WHEN 'ACCOUNT' THEN
+        read_expr := format('%s OR id = %s', staff, visible);
+        write_expr := read_expr;
+    WHEN 'HIERARCHY' THEN
+        read_expr := format('%s OR parent_account_id = %s', staff, visible);
+        write_expr := staff;
+    WHEN 'PARENT' THEN
+        IF p_parent_column IS NULL OR p_parent IS NULL THEN
+            RAISE EXCEPTION 'secure_table(%, PARENT) needs the parent column and table', p_table;
+        END IF;
+        read_expr := format('%s OR EXISTS (SELECT 1 FROM %s AS parent WHERE parent.id = %I)',
+                            staff, p_parent, p_parent_column);
+        write_expr := read_expr;
+    WHEN 'REFERENCE' THEN
+        read_expr := 'true';
+        write_expr := staff;
+    WHEN 'STAFF_ONLY' THEN
+        read_expr := staff;
+        write_expr := staff;
+    ELSE
+        RAISE EXCEPTION 'secure_table: unknown kind %', p_kind;
+    END CASE;
+
+    EXECUTE format('ALTER TABLE %s OWNER TO warp_owner', p_table);
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', p_table);
+    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', p_table);
+    EXECUTE format('DROP POLICY IF EXISTS tenant_read ON %s', p_table);
+    EXECUTE format('DROP POLICY IF EXISTS tenant_insert ON %s', p_table);
+    EXECUTE format('DROP POLICY IF EXISTS tenant_update ON %s', p_table);
+    EXECUTE format('DROP POLICY IF EXISTS tenant_delete ON %s', p_table);
+    EXECUTE format('CREATE POLICY tenant_read ON %s FOR SELECT USING (%s)', p_table, read_expr);
+    EXECUTE format('CREATE POLICY tenant_insert ON %s FOR INSERT WITH CHECK (%s)', p_table, write_expr);
+    EXECUTE format('CREATE POLICY tenant_update ON %s FOR UPDATE USING (%s) WITH CHECK (%s)',
+                   p_table, write_expr, write_expr);
+    EXECUTE format('CREATE POLICY tenant_delete ON %s FOR DELETE USING (%s)', p_table, write_expr);
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO warp_app', p_table);
+    EXECUTE format('GRANT SELECT ON %s TO warp_readonly', p_table);
+    EXECUTE format('COMMENT ON POLICY tenant_read ON %s IS %L', p_table, 'row-level security kind ' || p_kind);
+    -- Partitions are reached only through their parent: same owner and RLS, no grants.
+    FOR part IN SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = p_table LOOP
+        EXECUTE format('ALTER TABLE %s OWNER TO warp_owner', part);
+        EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', part);
+        EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', part);
+        EXECUTE format('REVOKE ALL ON %s FROM warp_app, warp_readonly', part);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION accounts.secure_table(regclass, text, text, regclass) IS
+    'Owner warp_owner, RLS enabled and forced with the policies of a kind (TENANT, TENANT_OR_GLOBAL, ACCOUNT, '
+    'HIERARCHY, PARENT, REFERENCE, STAFF_ONLY), DML for warp_app, SELECT for warp_readonly. Call for every new table.';
+
+-- ---------------------------------------------------------------------------------------------
+-- Monthly partitions, created ahead by maintenance.
+
+CREATE FUNCTION cdr.create_monthly_partition(p_month date DEFAULT (date_trunc('month', now()) + interval '1 month')::date)
+    RETURNS SETOF text
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog
+AS $$
+DECLARE
+    parent record;
+    month_start constant date := date_trunc('month', p_month)::date;
+    lower_bound timestamptz := make_timestamptz(extract(year FROM month_start)::int,
+                                                extract(month FROM month_start)::int, 1, 0, 0, 0, 'UTC');
+    upper_bound timestamptz;
+    part_name text;
+    default_part regclass;
+    stray bigint;
+BEGIN
+    upper_bound := lower_bound + interval '1 month';
+    FOR parent IN
+        SELECT c.oid::regclass AS rel, n.nspname, c.relname, a.attname AS key_column
+        FROM pg_partitioned_table pt
+        JOIN pg_class c ON c.oid = pt.partrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = pt.partattrs[0]
+        WHERE pt.partstrat = 'r' AND pt.partnatts = 1
+          AND n.nspname IN ('accounts', 'auth', 'numbers', 'routing', 'cdr', 'messaging', 'billing',
+                            'vendor_mgmt', 'audit')
+          AND NOT c.relispartition
+        ORDER BY n.nspname, c.relname
+    LOOP
+        part_name := format('%s_%s', parent.relname, to_char(month_start, 'YYYY_MM'));
+        IF to_regclass(format('%I.%I', parent.nspname, part_name)) IS NOT NULL THEN
+            CONTINUE;
+        END IF;
+        SELECT i.inhrelid::regclass INTO default_part
+        FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhrelid
+        WHERE i.inhparent = parent.rel AND pg_get_expr(pc.relpartbound, pc.oid) = 'DEFAULT';
+        stray := 0;
+        IF default_part IS NOT NULL THEN
+            EXECUTE format('SELECT count(*) FROM %s WHERE %I >= $1 AND %I < $2',
+                           default_part, parent.key_column, parent.key_column)
+                INTO stray USING lower_bound, upper_bound;
+        END IF;
+        IF stray > 0 THEN
+            IF EXISTS (SELECT 1 FROM pg_constraint WHERE confrelid = parent.rel AND contype = 'f') THEN
+                RAISE EXCEPTION '%.% has % rows for % in its default partition and is referenced by '
+                                'foreign keys; move them with warp maintenance partitions',
+                                parent.nspname, parent.relname, stray, to_char(month_start, 'YYYY-MM');
+            END IF;
+            EXECUTE format('CREATE TABLE %I.%I (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
+                           parent.nspname, part_name, parent.rel);
+            EXECUTE format('WITH moved AS (DELETE FROM %s WHERE %I >= $1 AND %I < $2 RETURNING *) '
+                           'INSERT INTO %I.%I SELECT * FROM moved',
+                           default_part, parent.key_column, parent.key_column, parent.nspname, part_name)
+                USING lower_bound, upper_bound;
+            EXECUTE format('ALTER TABLE %s ATTACH PARTITION %I.%I FOR VALUES FROM (%L) TO (%L)',
+                           parent.rel, parent.nspname, part_name, lower_bound, upper_bound);
+        ELSE
+            EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
+                           parent.nspname, part_name, parent.rel, lower_bound, upper_bound);
+        END IF;
+        EXECUTE format('COMMENT ON TABLE %I.%I IS %L', parent.nspname, part_name,
+                       format('Partition of %s.%s for %s.', parent.nspname, parent.relname,
+                              to_char(month_start, 'YYYY-MM')));
+        EXECUTE format('ALTER TABLE %I.%I OWNER TO warp_owner', parent.nspname, part_name);
+        EXECUTE format('ALTER TABLE %I.%I ENABLE ROW LEVEL SECURITY', parent.nspname, part_name);
+        EXECUTE format('ALTER TABLE %I.%I FORCE ROW LEVEL SECURITY', parent.nspname, part_name);
+        RETURN NEXT format('%I.%I', parent.nspname, part_name);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION cdr.create_monthly_partition(date) IS
+    'Creates the month''s partition of every monthly-partitioned table (idempotent); returns what it created.';
+
+-- ---------------------------------------------------------------------------------------------
+-- Apply to every table that exists now. Later migrations call secure_table / attach_audit for
+-- their new tables; tests/db/test_tenancy.py fails for any table that escapes.
+
+DO $$
+DECLARE
+    t record;
+    kind text;
+    special constant jsonb := '{
+        "accounts.accounts": "ACCOUNT",
+        "accounts.account_hierarchy": "HIERARCHY",
+        "routing.blacklist": "TENANT_OR_GLOBAL",
+        "vendor_mgmt.vendors": "STAFF_ONLY",
+        "vendor_mgmt.carriers": "STAFF_ONLY",
+        "vendor_mgmt.contracts": "STAFF_ONLY",
+        "vendor_mgmt.slas": "STAFF_ONLY",
+        "vendor_mgmt.incidents": "STAFF_ONLY",
+        "vendor_mgmt.performance_metrics": "STAFF_ONLY",
+        "vendor_mgmt.service_providers": "STAFF_ONLY",
+        "vendor_mgmt.smpp_connectors": "STAFF_ONLY",
+        "audit.retention_policies": "STAFF_ONLY",
+        "audit.stir_shaken_certs": "STAFF_ONLY",
+        "cdr.vendor_cdr": "STAFF_ONLY"
+    }';
+    parent_of constant jsonb := '{
+        "auth.sessions": ["user_id", "auth.users"],
+        "auth.user_roles": ["user_id", "auth.users"]
+    }';
+    not_audited constant text[] := ARRAY[
+        'audit.audit_log', 'audit.api_request_log',
+        'cdr.raw_cdr', 'cdr.enriched_cdr', 'cdr.hourly_summary', 'cdr.vendor_cdr', 'cdr.lerg',
+        'cdr.lrn_cache', 'messaging.mdr', 'messaging.webhook_events', 'messaging.webhook_attempts',
+        'routing.rate_deck', 'billing.balance_ledger', 'billing.usage_summary',
+        'vendor_mgmt.performance_metrics'];
+BEGIN
+    FOR t IN
+        SELECT n.nspname, c.relname, c.oid::regclass AS rel,
+               EXISTS (SELECT 1 FROM pg_attribute a
+                       WHERE a.attrelid = c.oid AND a.attname = 'account_id' AND NOT a.attisdropped) AS has_account
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname IN ('accounts', 'auth', 'numbers', 'routing', 'cdr', 'messaging', 'billing',
+                            'vendor_mgmt', 'audit')
+          AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+    LOOP
+        IF parent_of ? (t.nspname || '.' || t.relname) THEN
+            PERFORM accounts.secure_table(
+                t.rel, 'PARENT',
+                parent_of -> (t.nspname || '.' || t.relname) ->> 0,
+                (parent_of -> (t.nspname || '.' || t.relname) ->> 1)::regclass);
+        ELSE
+            kind := coalesce(special ->> (t.nspname || '.' || t.relname),
+                             CASE WHEN t.has_account THEN 'TENANT' ELSE 'REFERENCE' END);
+            PERFORM accounts.secure_table(t.rel, kind);
+        END IF;
+        IF NOT (t.nspname || '.' || t.relname) = ANY (not_audited) THEN
+            PERFORM audit.attach_audit(t.rel);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- The audit trail is append-only for the application.
+REVOKE UPDATE, DELETE ON audit.audit_log FROM warp_app;
+
+GRANT USAGE ON SCHEMA accounts, auth, numbers, routing, cdr, messaging, billing, vendor_mgmt, audit
+    TO warp_app, warp_readonly;
+GRANT SELECT ON public.schema_migrations TO warp_app, warp_readonly;
+
+ALTER SCHEMA accounts OWNER TO warp_owner;
+ALTER SCHEMA auth OWNER TO warp_owner;
+ALTER SCHEMA numbers OWNER TO warp_owner;
+ALTER SCHEMA routing OWNER TO warp_owner;
+ALTER SCHEMA cdr OWNER TO warp_owner;
+ALTER SCHEMA messaging OWNER TO warp_owner;
+ALTER SCHEMA billing OWNER TO warp_owner;
+ALTER SCHEMA vendor_mgmt OWNER TO warp_owner;
+ALTER SCHEMA audit OWNER TO warp_owner;
+
+-- Definer functions run as the owner role (BYPASSRLS), never as the superuser that migrated.
+ALTER FUNCTION accounts.visible_account_ids() OWNER TO warp_owner;
+ALTER FUNCTION audit.log_change() OWNER TO warp_owner;
+ALTER FUNCTION audit.log_api_requests(jsonb) OWNER TO warp_owner;
+
+-- Partitions for this month and the next three.
+SELECT count(*) FROM (
+    SELECT cdr.create_monthly_partition((date_trunc('month', now()) + make_interval(months => m))::date)
+    FROM generate_series(0, 3) AS m
+) AS created;
