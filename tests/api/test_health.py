@@ -14,4 +14,4 @@ def test_health_answers_and_pool_reaches_database(db_url: str) -> None:
         assert response.status_code == 200
         assert response.json() == {"status": "ok"}
         with app.state.pool.connection() as conn:
-            assert conn.execute("SELECT 1").fetchone() == (1,)
+            assert conn.execute("SELECT 1 AS one").fetchone() == {"one": 1}

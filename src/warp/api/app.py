@@ -4,31 +4,71 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from psycopg import Connection
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
+from warp.api import errors
+from warp.api.deps import WarpState
+from warp.api.request_log import RequestLogMiddleware, RequestLogWriter
+from warp.api.routes import ROUTERS
+from warp.auth.policy import AuthPolicy, load_policy
+from warp.auth.ratelimit import RateLimiter
 from warp.db.connection import database_url
 
 
-def create_app(url: str | None = None) -> FastAPI:
-    """Build the API; the connection pool opens at start-up and closes at shutdown."""
+def create_app(
+    url: str | None = None,
+    *,
+    policy: AuthPolicy | None = None,
+    pool_size: int = 10,
+    request_log: bool = True,
+) -> FastAPI:
+    """Build the API; the connection pool (dict rows) opens at start-up and closes at shutdown."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = ConnectionPool(url or database_url(), min_size=1, max_size=10, open=False)
+        db_url = url or database_url()
+        pool: ConnectionPool[Connection[DictRow]] = ConnectionPool(
+            db_url,
+            connection_class=Connection[DictRow],
+            kwargs={"row_factory": dict_row},
+            min_size=min(2, pool_size),
+            max_size=pool_size,
+            open=False,
+        )
         pool.open(wait=True, timeout=30)
+        effective = policy or load_policy()
         app.state.pool = pool
+        app.state.warp = WarpState(pool=pool, policy=effective, limiter=RateLimiter(effective), url=db_url)
+        writer = RequestLogWriter(pool) if request_log else None
+        app.state.request_log = writer
+        if writer is not None:
+            writer.start()
         try:
             yield
         finally:
+            if writer is not None:
+                writer.stop()
             pool.close()
 
-    app = FastAPI(title="WARP API", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="WARP API",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Wholesale telecom back office. Errors are RFC 9457 problem+json; lists are "
+        'cursor-paginated as {"data": [...], "next_cursor": ...}.',
+    )
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
 
-    @app.get("/health", tags=["health"])
-    def health() -> dict[str, str]:
-        """The process is up."""
-        return {"status": "ok"}
+    def current_writer() -> Any:
+        return getattr(app.state, "request_log", None)
 
+    app.add_middleware(errors.CatchAllMiddleware)
+    app.add_middleware(RequestLogMiddleware, writer_getter=current_writer)
     return app

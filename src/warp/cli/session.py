@@ -13,7 +13,7 @@ from warp.db.connection import connect, database_url
 
 
 @contextmanager
-def staff_connection(actor: str = "cli") -> Iterator[psycopg.Connection[Any]]:
+def staff_connection(actor: str = "STAFF") -> Iterator[psycopg.Connection[Any]]:
     """A connection inside one transaction acting as platform staff (operators run the CLI).
 
     Rows come back as dicts; the transaction commits when the block ends without error.

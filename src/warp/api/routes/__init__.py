@@ -1,0 +1,16 @@
+"""The route registry: every router the API serves. A domain adds its router here."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from warp.api.routes import accounts, api_keys, auth, me, system, users
+
+ROUTERS: list[APIRouter] = [
+    system.router,
+    auth.router,
+    me.router,
+    accounts.router,
+    users.router,
+    api_keys.router,
+]

@@ -1,0 +1,1 @@
+"""Authentication and authorization: users, sessions, API keys, RBAC, rate limits."""

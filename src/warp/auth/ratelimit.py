@@ -1,0 +1,86 @@
+"""Rate limiting with the ``limits`` library: in memory, or Redis when WARP_REDIS_URL is set."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute, RateLimitItemPerSecond
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
+
+from warp.auth.errors import RateLimited
+from warp.auth.policy import AuthPolicy
+from warp.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Quota:
+    """What is left of the tightest window after a request (for the RateLimit headers)."""
+
+    limit: int
+    remaining: int
+    reset_after: int
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_after),
+        }
+
+
+def _sync_storage(url: str) -> Storage:
+    storage = storage_from_string(url)
+    if not isinstance(storage, Storage):
+        raise ConfigError(f"WARP_REDIS_URL: {url!r} names an asynchronous storage")
+    return storage
+
+
+class RateLimiter:
+    """Fixed-window counters per identity (API key, user, or IP for login)."""
+
+    def __init__(self, policy: AuthPolicy, storage: Storage | None = None) -> None:
+        self.policy = policy
+        if storage is None:
+            storage = _sync_storage(policy.redis_url) if policy.redis_url else MemoryStorage()
+        self.storage = storage
+        self._limiter = FixedWindowRateLimiter(storage)
+
+    def _items(self, limits: tuple[int | None, int | None, int | None]) -> list[RateLimitItem]:
+        per_s, per_m, per_h = limits
+        return [
+            RateLimitItemPerSecond(per_s or self.policy.rate_per_second),
+            RateLimitItemPerMinute(per_m or self.policy.rate_per_minute),
+            RateLimitItemPerHour(per_h or self.policy.rate_per_hour),
+        ]
+
+    def hit(
+        self, identity: str, limits: tuple[int | None, int | None, int | None] = (None, None, None)
+    ) -> Quota:
+        """Count one request for ``identity``; raise RateLimited when any window is exhausted."""
+        return self._hit(identity, self._items(limits))
+
+    def hit_login(self, client_ip: str) -> Quota:
+        """Count one login attempt from ``client_ip``."""
+        return self._hit(f"login:{client_ip}", [RateLimitItemPerMinute(self.policy.login_per_minute_per_ip)])
+
+    def _hit(self, identity: str, items: list[RateLimitItem]) -> Quota:
+        best: Quota | None = None
+        now = time.time()
+        for item in items:
+            allowed = self._limiter.hit(item, "warp", identity)
+            stats = self._limiter.get_window_stats(item, "warp", identity)
+            reset_after = max(1, math.ceil(stats.reset_time - now))
+            if not allowed:
+                raise RateLimited(
+                    f"rate limit: more than {item.amount} requests per {item.GRANULARITY.name}",
+                    retry_after=reset_after,
+                    limit=item.amount,
+                )
+            quota = Quota(limit=item.amount, remaining=stats.remaining, reset_after=reset_after)
+            if best is None or quota.remaining < best.remaining:
+                best = quota
+        assert best is not None
+        return best
