@@ -16,6 +16,7 @@ import psycopg
 
 APP_ROLE = "warp_app"
 READONLY_ROLE = "warp_readonly"
+STAFF_ROLE = "warp_staff"
 
 Row = TypeVar("Row")
 
@@ -25,7 +26,8 @@ class Context:
     """Who a transaction acts for.
 
     ``account_id`` is the tenant (None: no customer rows are visible unless ``staff``);
-    ``staff`` grants platform-wide access explicitly; ``actor_type``/``actor_id`` name the user or
+    ``staff`` grants platform-wide access explicitly: the transaction runs as the role warp_staff
+    (BYPASSRLS) instead of warp_app, and a read-only role stays read-only; ``actor_type``/``actor_id`` name the user or
     API key recorded in the audit trail; ``request_id`` ties audit rows to an API request.
     """
 
@@ -46,11 +48,13 @@ class Context:
             "warp.request_id": self.request_id or "",
         }
         if self.role:
-            values["role"] = self.role
+            values["role"] = STAFF_ROLE if self.staff else self.role
+            if self.staff and self.role == READONLY_ROLE:
+                values["transaction_read_only"] = "on"
         return values
 
 
-STAFF = Context(staff=True, actor_type="system")
+STAFF = Context(staff=True, actor_type="SYSTEM")
 
 
 def apply(conn: psycopg.Connection[Any], context: Context) -> None:

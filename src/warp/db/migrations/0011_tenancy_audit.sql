@@ -3,9 +3,14 @@
 -- Roles (cluster-wide, created once):
 --   warp_owner    NOLOGIN, BYPASSRLS: owns every WARP object; migrations run as it (DDL only).
 --   warp_app      what the API and workers use: DML only, subject to row-level security.
---   warp_readonly reporting: SELECT only, subject to row-level security (staff setting to see all).
--- The tenant of a transaction is the setting warp.account_id (set_config(..., true)); platform
--- staff access is the explicit setting warp.role = 'staff'. With neither, no customer row is visible.
+--   warp_readonly reporting: SELECT only, subject to row-level security.
+--   warp_staff    NOLOGIN, BYPASSRLS: platform staff; the application switches to it explicitly
+--                 (SET LOCAL ROLE / set_config('role', 'warp_staff', true)) for a staff transaction.
+-- The tenant of a transaction is the setting warp.account_id (set_config(..., true)). Staff access is
+-- the explicit role warp_staff (plus the setting warp.role = 'staff' for functions and the audit
+-- trail), never the absence of a tenant: with no tenant, warp_app sees no customer row at all.
+-- Policies therefore hold only the tenant condition, which keeps them index-friendly: an OR with a
+-- staff flag would turn every tenant query into a sequential scan (see docs/performance.md).
 
 DO $$
 BEGIN
@@ -17,6 +22,9 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'warp_readonly') THEN
         CREATE ROLE warp_readonly LOGIN NOBYPASSRLS;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'warp_staff') THEN
+        CREATE ROLE warp_staff NOLOGIN BYPASSRLS;
     END IF;
 END
 $$;
@@ -336,38 +344,38 @@ CREATE FUNCTION accounts.secure_table(p_table regclass, p_kind text, p_parent_co
     SET search_path = pg_catalog
 AS $$
 DECLARE
-    staff constant text := '(SELECT accounts.is_staff())';
     visible constant text := 'ANY ((SELECT accounts.visible_account_ids())::uuid[])';
     read_expr text;
     write_expr text;
     part regclass;
 BEGIN
     CASE p_kind
+    -- Staff (role warp_staff, BYPASSRLS) never reach these policies; they hold the tenant rule only.
     WHEN 'TENANT' THEN
-        read_expr := format('%s OR account_id = %s', staff, visible);
+        read_expr := format('account_id = %s', visible);
         write_expr := read_expr;
     WHEN 'TENANT_OR_GLOBAL' THEN
-        read_expr := format('%s OR account_id IS NULL OR account_id = %s', staff, visible);
-        write_expr := format('%s OR account_id = %s', staff, visible);
+        read_expr := format('account_id IS NULL OR account_id = %s', visible);
+        write_expr := format('account_id = %s', visible);
     WHEN 'ACCOUNT' THEN
-        read_expr := format('%s OR id = %s', staff, visible);
+        read_expr := format('id = %s', visible);
         write_expr := read_expr;
     WHEN 'HIERARCHY' THEN
-        read_expr := format('%s OR parent_account_id = %s', staff, visible);
-        write_expr := staff;
+        read_expr := format('parent_account_id = %s', visible);
+        write_expr := 'false';
     WHEN 'PARENT' THEN
         IF p_parent_column IS NULL OR p_parent IS NULL THEN
             RAISE EXCEPTION 'secure_table(%, PARENT) needs the parent column and table', p_table;
         END IF;
-        read_expr := format('%s OR EXISTS (SELECT 1 FROM %s AS parent WHERE parent.id = %I)',
-                            staff, p_parent, p_parent_column);
+        read_expr := format('EXISTS (SELECT 1 FROM %s AS parent WHERE parent.id = %I)',
+                            p_parent, p_parent_column);
         write_expr := read_expr;
     WHEN 'REFERENCE' THEN
         read_expr := 'true';
-        write_expr := staff;
+        write_expr := 'false';
     WHEN 'STAFF_ONLY' THEN
-        read_expr := staff;
-        write_expr := staff;
+        read_expr := 'false';
+        write_expr := 'false';
     ELSE
         RAISE EXCEPTION 'secure_table: unknown kind %', p_kind;
     END CASE;
@@ -384,7 +392,7 @@ BEGIN
     EXECUTE format('CREATE POLICY tenant_update ON %s FOR UPDATE USING (%s) WITH CHECK (%s)',
                    p_table, write_expr, write_expr);
     EXECUTE format('CREATE POLICY tenant_delete ON %s FOR DELETE USING (%s)', p_table, write_expr);
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO warp_app', p_table);
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO warp_app, warp_staff', p_table);
     EXECUTE format('GRANT SELECT ON %s TO warp_readonly', p_table);
     EXECUTE format('COMMENT ON POLICY tenant_read ON %s IS %L', p_table, 'row-level security kind ' || p_kind);
     -- Partitions are reached only through their parent: same owner and RLS, no grants.
@@ -392,13 +400,14 @@ BEGIN
         EXECUTE format('ALTER TABLE %s OWNER TO warp_owner', part);
         EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', part);
         EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', part);
-        EXECUTE format('REVOKE ALL ON %s FROM warp_app, warp_readonly', part);
+        EXECUTE format('REVOKE ALL ON %s FROM warp_app, warp_readonly, warp_staff', part);
     END LOOP;
 END
 $$;
 COMMENT ON FUNCTION accounts.secure_table(regclass, text, text, regclass) IS
     'Owner warp_owner, RLS enabled and forced with the policies of a kind (TENANT, TENANT_OR_GLOBAL, ACCOUNT, '
-    'HIERARCHY, PARENT, REFERENCE, STAFF_ONLY), DML for warp_app, SELECT for warp_readonly. Call for every new table.';
+    'HIERARCHY, PARENT, REFERENCE, STAFF_ONLY), DML for warp_app and warp_staff, SELECT for warp_readonly. '
+    'Call for every new table.';
 
 -- ---------------------------------------------------------------------------------------------
 -- Monthly partitions, created ahead by maintenance.
@@ -537,11 +546,11 @@ END
 $$;
 
 -- The audit trail is append-only for the application.
-REVOKE UPDATE, DELETE ON audit.audit_log FROM warp_app;
+REVOKE UPDATE, DELETE ON audit.audit_log FROM warp_app, warp_staff;
 
 GRANT USAGE ON SCHEMA accounts, auth, numbers, routing, cdr, messaging, billing, vendor_mgmt, audit
-    TO warp_app, warp_readonly;
-GRANT SELECT ON public.schema_migrations TO warp_app, warp_readonly;
+    TO warp_app, warp_readonly, warp_staff;
+GRANT SELECT ON public.schema_migrations TO warp_app, warp_readonly, warp_staff;
 
 ALTER SCHEMA accounts OWNER TO warp_owner;
 ALTER SCHEMA auth OWNER TO warp_owner;
