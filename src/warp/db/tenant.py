@@ -27,8 +27,8 @@ class Context:
 
     ``account_id`` is the tenant (None: no customer rows are visible unless ``staff``);
     ``staff`` grants platform-wide access explicitly: the transaction runs as the role warp_staff
-    (BYPASSRLS) instead of warp_app, and a read-only role stays read-only; ``actor_type``/``actor_id`` name the user or
-    API key recorded in the audit trail; ``request_id`` ties audit rows to an API request.
+    (BYPASSRLS) instead of warp_app, and a read-only role stays read-only; ``actor_type`` and
+    ``actor_id`` name the user or API key recorded in the audit trail; ``request_id`` ties audit rows to an API request.
     """
 
     account_id: UUID | None = None
