@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from warp.cli import accounts, db
+from warp.cli import accounts, api_keys, db
 from warp.cli.output import err_console
 from warp.errors import WarpError
 
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(accounts.app, name="accounts")
+app.add_typer(api_keys.app, name="api-keys")
 
 
 @app.command()

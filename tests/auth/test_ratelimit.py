@@ -1,0 +1,46 @@
+"""Rate limits: per key from its row, per IP for login; 429 with Retry-After and RateLimit headers."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from limits.storage import MemoryStorage
+
+from warp.auth.errors import RateLimited
+from warp.auth.ratelimit import RateLimiter
+from warp_auth_fixtures import TEST_POLICY, World, bearer
+
+
+def test_key_limit_gives_429_with_retry_after(client: TestClient, world: World) -> None:
+    key = world.key(world.acme, ["accounts:read"], rate_limits=(1000, 3, None))
+    other = world.key(world.acme, ["accounts:read"])
+    remaining = [client.get("/v1/me", headers=bearer(key)).headers["RateLimit-Remaining"] for _ in range(3)]
+    assert remaining == ["2", "1", "0"]
+    r = client.get("/v1/me", headers=bearer(key))
+    assert r.status_code == 429
+    assert r.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+    assert r.headers["RateLimit-Limit"] == "3" and r.headers["RateLimit-Remaining"] == "0"
+    assert r.json()["type"] == "urn:warp:problem:rate-limited"
+    assert client.get("/v1/me", headers=bearer(other)).status_code == 200  # limits are per key
+
+
+def test_login_is_limited_per_ip(client: TestClient) -> None:
+    codes = [
+        client.post("/v1/auth/login", json={"email": "x@y.example", "password": "nope"}).status_code
+        for _ in range(TEST_POLICY.login_per_minute_per_ip + 1)
+    ]
+    assert codes[:-1] == [401] * TEST_POLICY.login_per_minute_per_ip
+    assert codes[-1] == 429
+
+
+def test_limiter_shares_counters_through_its_storage() -> None:
+    storage = MemoryStorage()
+    a, b = RateLimiter(TEST_POLICY, storage), RateLimiter(TEST_POLICY, storage)
+    a.hit("key:1", (2, None, None))
+    b.hit("key:1", (2, None, None))
+    try:
+        a.hit("key:1", (2, None, None))
+    except RateLimited as exc:
+        assert exc.retry_after >= 1 and exc.limit == 2
+    else:
+        raise AssertionError("third hit in the same second should be limited")
