@@ -8,6 +8,11 @@ import sys
 import typer
 
 from warp.cli import accounts, api_keys, db
+from warp.cli import carriers as carriers_cli
+from warp.cli import lcr as lcr_cli
+from warp.cli import partitions as partitions_cli
+from warp.cli import rates as rates_cli
+from warp.cli import trunks as trunks_cli
 from warp.cli.output import err_console
 from warp.errors import WarpError
 
@@ -19,6 +24,12 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(api_keys.app, name="api-keys")
+app.add_typer(trunks_cli.app, name="trunks")
+app.add_typer(carriers_cli.app, name="carriers")
+app.add_typer(carriers_cli.trunks_app, name="carrier-trunks")
+app.add_typer(rates_cli.app, name="rates")
+app.add_typer(partitions_cli.app, name="partitions")
+app.command("lcr")(lcr_cli.lcr)
 
 
 @app.command()

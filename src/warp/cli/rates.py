@@ -1,0 +1,82 @@
+"""``warp rates``: carrier rate deck imports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from warp.cli.output import console, err_console, print_json
+from warp.cli.session import staff_connection
+from warp.routing import rate_import
+from warp.routing.errors import RateImportError
+
+app = typer.Typer(help="Carrier rate decks.", no_args_is_help=True)
+
+
+@app.command("import")
+def import_(
+    file: Path = typer.Argument(..., help="CSV file with a header (prefix,rate,...)."),
+    carrier_trunk: str = typer.Option(..., "--carrier-trunk", help="Carrier trunk the deck prices."),
+    replace: bool = typer.Option(False, "--replace", help="Close the trunk's current deck, open this one."),
+    merge: bool = typer.Option(False, "--merge", help="Update only the prefixes in the file (default)."),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Load the good lines, report the bad ones."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+) -> None:
+    """Import a rate deck (all or nothing unless --skip-bad)."""
+    if replace and merge:
+        raise typer.BadParameter("give --replace or --merge, not both")
+    mode = "replace" if replace else "merge"
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=as_json,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task(f"loading {file.name}", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            with staff_connection() as conn:
+                result = rate_import.import_rates(
+                    conn,
+                    carrier_trunk=carrier_trunk,
+                    path=file,
+                    mode=mode,
+                    skip_bad=skip_bad,
+                    progress=advance,
+                )
+        except RateImportError:
+            progress.stop()
+            raise
+    if as_json:
+        print_json(result.as_dict())
+        return
+    if result.problems:
+        err_console.print(f"[yellow]skipped {result.skipped} bad line(s):[/]")
+        for line, message in result.problems:
+            err_console.print(f"  line {line}: {message}", highlight=False)
+    table = Table(
+        "carrier trunk", "mode", "rows", "loaded", "skipped", "closed", "superseded", "effective", "seconds"
+    )
+    table.add_row(
+        result.carrier_trunk,
+        result.mode,
+        str(result.rows),
+        str(result.loaded),
+        str(result.skipped),
+        str(result.closed),
+        str(result.superseded),
+        "" if result.effective_from is None else result.effective_from.isoformat(),
+        f"{result.seconds:.1f}",
+    )
+    console.print(table)
