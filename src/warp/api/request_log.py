@@ -29,7 +29,9 @@ log = logging.getLogger("warp.api.request_log")
 
 MAX_BODY = 16 * 1024
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-SECRET_FIELDS = re.compile(r"(password|passwd|secret|token|key|code|otp|authorization|credential|uri)$", re.I)
+SECRET_FIELDS = re.compile(
+    r"(password|passwd|secret|token|key|codes?|otp|authorization|credential|uri)$", re.I
+)
 SAFE_FIELDS = {"flag_key", "idempotency_key", "key_prefix", "prefix", "country_code", "status_code"}
 TOKEN_VALUE = re.compile(r"^(warp_[A-Za-z0-9]+_[A-Za-z0-9]+|wsess_[A-Za-z0-9_-]+)$")
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
