@@ -1,0 +1,1 @@
+"""Numbers: inventory, search, reservation, DIDs, toll-free, porting and E911."""
