@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from warp.cli import accounts, api_keys, db
+from warp.cli import accounts, api_keys, db, numbers
 from warp.cli import carriers as carriers_cli
 from warp.cli import lcr as lcr_cli
 from warp.cli import partitions as partitions_cli
@@ -29,6 +29,7 @@ app.add_typer(carriers_cli.app, name="carriers")
 app.add_typer(carriers_cli.trunks_app, name="carrier-trunks")
 app.add_typer(rates_cli.app, name="rates")
 app.add_typer(partitions_cli.app, name="partitions")
+app.add_typer(numbers.app, name="numbers")
 app.command("lcr")(lcr_cli.lcr)
 
 
@@ -45,7 +46,11 @@ def serve(
 
     # Resolve (and start, when embedded) the database before the workers fork.
     os.environ.setdefault("WARP_DATABASE_URL", database_url())
-    uvicorn.run("warp.api.app:create_app", factory=True, host=host, port=port, workers=workers)
+    # No access log: every request already goes to audit.api_request_log (batched), and printing a
+    # line per request costs throughput.
+    uvicorn.run(
+        "warp.api.app:create_app", factory=True, host=host, port=port, workers=workers, access_log=False
+    )
 
 
 def main() -> None:
