@@ -110,3 +110,25 @@ def conn(db_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
     """An autocommit connection to a fresh migrated database."""
     with psycopg.connect(db_url, autocommit=True) as connection:
         yield connection
+
+
+@pytest.fixture(scope="session")
+def demo_template_db(pg_admin_url: str) -> Iterator[str]:
+    """Name of a database migrated to head and seeded with the demo world, the template of ``demo_db_url``."""
+    from warp.db.seed import seed
+
+    name = f"warp_demo_template_{_worker_suffix()}_{uuid.uuid4().hex[:6]}"
+    url = create_database(pg_admin_url, name)
+    migrate(url)
+    seed(url, demo=True)
+    yield name
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def demo_db_url(pg_admin_url: str, demo_template_db: str) -> Iterator[str]:
+    """URL of a fresh database migrated to head with reference and demo data, dropped after the test."""
+    name = f"warp_d_{uuid.uuid4().hex[:12]}"
+    url = create_database(pg_admin_url, name, template=demo_template_db)
+    yield url
+    drop_database(pg_admin_url, name)
