@@ -183,7 +183,10 @@ FROM (VALUES
     ('DEMO-UMBRELLA', 0.00, 10.00, 'PREPAID', 0)
 ) AS v (ban, credit_limit, low_balance_threshold, billing_cycle, terms)
 JOIN accounts.accounts a ON a.ban = v.ban
-ON CONFLICT DO NOTHING;
+-- Re-seeding in a later month adds that month's ledger rows: keep balance = sum(ledger), touching
+-- the row only when it differs (so a second run in the same month changes nothing).
+ON CONFLICT (account_id) DO UPDATE SET balance = EXCLUDED.balance
+WHERE billing.account_balance.balance IS DISTINCT FROM EXCLUDED.balance;
 
 -- ---------------------------------------------------------------------------------------------
 -- Usage of the current month: voice by jurisdiction, messaging by type and direction, DIDs by type.
