@@ -10,10 +10,8 @@ unterminated quotes), a Python pass finds every such line instead.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from warp.db import csvcopy
 from warp.routing.errors import InvalidRouting, RateImportError
 from warp.routing.service import get_carrier_trunk
 
@@ -41,11 +40,9 @@ OPTIONAL = (
 )
 KNOWN = (*REQUIRED, *OPTIONAL)
 MODES = ("merge", "replace")
-CHUNK = 1 << 20
 MAX_REPORTED = 1000  # problems kept in the result (all are counted)
 
-Progress = Callable[[int, int], None]
-"""Called with (bytes done, bytes total) while the file streams in."""
+Progress = csvcopy.Progress
 
 
 @dataclass
@@ -121,19 +118,7 @@ def _copy_sql(columns: list[str]) -> sql.Composed:
 def _stage(conn: psycopg.Connection[Any], path: Path, columns: list[str], progress: Progress | None) -> None:
     """Stream the file's bytes into the staging table (row n of the file is line n + 1)."""
     _create_stage(conn)
-    total = path.stat().st_size
-    with path.open("rb") as fh, conn.cursor().copy(_copy_sql(columns)) as cp:
-        head = fh.read(3)
-        if head != b"\xef\xbb\xbf":  # UTF-8 byte order mark: not part of the header
-            cp.write(head)
-        done = len(head)
-        while chunk := fh.read(CHUNK):
-            cp.write(chunk)
-            done += len(chunk)
-            if progress:
-                progress(done, total)
-    if progress:
-        progress(total, total)
+    csvcopy.copy_file(conn, _copy_sql(columns), path, progress)
 
 
 def _stage_lines(conn: psycopg.Connection[Any], data: bytes, columns: list[str]) -> None:
@@ -145,27 +130,7 @@ def _stage_lines(conn: psycopg.Connection[Any], data: bytes, columns: list[str])
 
 def _malformed_lines(path: Path, width: int) -> tuple[list[tuple[int, str]], bytes]:
     """Every structurally bad CSV line, and the good ones prefixed with their line number."""
-    problems: list[tuple[int, str]] = []
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh, strict=True)
-        start = 1
-        try:
-            for record in reader:
-                line = start
-                start = reader.line_num + 1
-                if not record or record == [""]:
-                    continue
-                if len(record) != width:
-                    problems.append(
-                        (line, f"expected {width} fields (as in the header), found {len(record)}")
-                    )
-                    continue
-                writer.writerow([line if line > 1 else "src_line", *record])
-        except csv.Error as exc:
-            problems.append((start, f"malformed CSV: {exc}"))
-    return problems, out.getvalue().encode()
+    return csvcopy.malformed_lines(path, width)
 
 
 _NUM = r"^[0-9]{1,4}(\.[0-9]{1,6})?$"
