@@ -134,6 +134,7 @@ CREATE TABLE cdr.enriched_cdr (
     margin                  numeric(14,6),
     rating_status           varchar(16)   NOT NULL DEFAULT 'PENDING',
     unrated_reason          varchar(64),
+    vendor_unrated_reason   varchar(64),
     rated_at                timestamptz,
     created_at              timestamptz   NOT NULL DEFAULT now(),
     updated_at              timestamptz   NOT NULL DEFAULT now(),
@@ -166,6 +167,7 @@ COMMENT ON TABLE cdr.enriched_cdr IS 'CDRs with LRN/LERG jurisdiction data and r
 COMMENT ON COLUMN cdr.enriched_cdr.start_time IS 'Copied from the raw CDR (Kamailio naming); partition key and part of the raw CDR reference.';
 COMMENT ON COLUMN cdr.enriched_cdr.customer_charge IS 'Per-call charge, 6 decimals (billing.call_charge); invoices round to cents.';
 COMMENT ON COLUMN cdr.enriched_cdr.unrated_reason IS 'Why the call is not rated (e.g. NO_RATE_PLAN, NO_MATCHING_RATE); never a silent zero.';
+COMMENT ON COLUMN cdr.enriched_cdr.vendor_unrated_reason IS 'Why vendor_cost is unknown (NO_CARRIER_TRUNK, NO_VENDOR_RATE); NULL when costed.';
 
 CREATE TRIGGER enriched_cdr_updated_at_trg BEFORE UPDATE ON cdr.enriched_cdr
     FOR EACH ROW EXECUTE FUNCTION public.update_updated_at_column();
