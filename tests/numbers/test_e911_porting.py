@@ -9,9 +9,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from numbers_fixtures import STAFF, tenant_ctx
 from psycopg.rows import dict_row
 
-from conftest import STAFF, tenant_ctx
 from warp.db import tenant
 from warp.numbers import e911, porting, service
 from warp.numbers.errors import E911Required, InvalidAddress, InvalidTransition, NumbersNotAvailable

@@ -11,9 +11,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from numbers_fixtures import STAFF, tenant_ctx
 from psycopg.rows import dict_row
 
-from conftest import STAFF, tenant_ctx
 from warp.db import tenant
 from warp.numbers import service
 from warp.numbers.errors import InvalidTransition, NumberNotFound, NumbersNotAvailable

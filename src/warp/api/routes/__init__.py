@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from warp.api.routes import accounts, api_keys, auth, me, system, users
+from warp.api.routes import accounts, api_keys, auth, me, numbers, system, users
 
 ROUTERS: list[APIRouter] = [
     system.router,
@@ -13,4 +13,5 @@ ROUTERS: list[APIRouter] = [
     accounts.router,
     users.router,
     api_keys.router,
+    numbers.router,
 ]

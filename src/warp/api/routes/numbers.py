@@ -1,0 +1,222 @@
+"""Numbers: available-number search, reservations, orders, DIDs and port requests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from warp.api.deps import Tx, require
+from warp.api.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page, decode_cursor, page
+from warp.numbers import porting, service
+from warp.numbers.errors import NumbersForbidden
+from warp.numbers.service import AvailableNumber, Did, Reservation, SearchFilter
+
+router = APIRouter(tags=["numbers"])
+
+E164 = r"^\+[1-9][0-9]{1,14}$"
+NumberPath = Annotated[str, Path(pattern=E164)]
+
+
+def _tenant(tx: Tx) -> UUID:
+    if tx.principal.account_id is None:
+        raise NumbersForbidden("account: this operation needs a customer account")
+    return tx.principal.account_id
+
+
+@router.get("/v1/available-numbers")
+def available_numbers(
+    npa: Annotated[str | None, Query(pattern=r"^[2-9][0-9]{2}$")] = None,
+    npanxx: Annotated[str | None, Query(pattern=r"^[2-9][0-9]{5}$")] = None,
+    state: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
+    rate_center: Annotated[str | None, Query(max_length=64)] = None,
+    lata: Annotated[str | None, Query(pattern=r"^[0-9]{1,5}$")] = None,
+    contains: Annotated[str | None, Query(pattern=r"^[0-9*]{1,15}$")] = None,
+    number_type: Annotated[str, Query(pattern=r"^(DID|TOLL_FREE)$")] = "DID",
+    features: Annotated[list[str] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    tx: Tx = require("numbers:read"),
+) -> list[AvailableNumber]:
+    """Available numbers matching the filters (`contains`: digits with `*` wildcards)."""
+    f = SearchFilter(
+        npa=npa,
+        npanxx=npanxx,
+        state=state,
+        rate_center=rate_center,
+        lata=lata,
+        contains=contains,
+        number_type=number_type,
+        features=tuple(x.upper() for x in features or ()),
+    )
+    return service.search_available(tx.conn, f, limit)
+
+
+class SearchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    npa: str | None = Field(default=None, pattern=r"^[2-9][0-9]{2}$")
+    npanxx: str | None = Field(default=None, pattern=r"^[2-9][0-9]{5}$")
+    state: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    rate_center: str | None = Field(default=None, max_length=64)
+    lata: str | None = Field(default=None, pattern=r"^[0-9]{1,5}$")
+    contains: str | None = Field(default=None, pattern=r"^[0-9*]{1,15}$")
+    number_type: str = Field(default="DID", pattern=r"^(DID|TOLL_FREE)$")
+
+
+class ReservationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    numbers: list[Annotated[str, Field(pattern=E164)]] | None = Field(
+        default=None, min_length=1, max_length=100
+    )
+    filter: SearchBody | None = None
+    quantity: int | None = Field(default=None, ge=1, le=100)
+    ttl_minutes: int = Field(default=15, ge=1, le=1440)
+
+
+@router.post("/v1/number-reservations", status_code=201)
+def create_reservation(body: ReservationIn, tx: Tx = require("numbers:write")) -> list[Reservation]:
+    """Reserve numbers for the caller's account, all or nothing (409 when any is taken)."""
+    account = _tenant(tx)
+    ttl = timedelta(minutes=body.ttl_minutes)
+    if body.numbers:
+        return service.reserve(tx.conn, body.numbers, ttl=ttl, account_id=account)
+    if body.filter is None or body.quantity is None:
+        from warp.numbers.errors import InvalidNumber
+
+        raise InvalidNumber("numbers: give numbers, or a filter and a quantity")
+    f = SearchFilter(**body.filter.model_dump())
+    return service.reserve_matching(tx.conn, f, body.quantity, ttl=ttl, account_id=account)
+
+
+class OrderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    numbers: list[Annotated[str, Field(pattern=E164)]] = Field(min_length=1, max_length=100)
+    e911_address_id: UUID | None = None
+
+
+@router.post("/v1/number-orders", status_code=201)
+def create_order(body: OrderIn, tx: Tx = require("numbers:write")) -> list[Did]:
+    """Turn reserved (or available) numbers into DIDs of the caller's account, all or nothing."""
+    return service.order(tx.conn, body.numbers, account_id=_tenant(tx), e911_address_id=body.e911_address_id)
+
+
+@router.get("/v1/dids")
+def list_dids(
+    limit: LimitParam = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
+    number_prefix: Annotated[str | None, Query(pattern=r"^\+[0-9]{1,15}$")] = None,
+    voice_enabled: bool | None = None,
+    messaging_enabled: bool | None = None,
+    trunk_id: UUID | None = None,
+    tx: Tx = require("numbers:read"),
+) -> Page[Did]:
+    """DIDs of the caller's account(s), oldest first."""
+    rows = service.list_dids(
+        tx.conn,
+        limit=limit + 1,
+        after=decode_cursor(cursor),
+        number_prefix=number_prefix,
+        voice_enabled=voice_enabled,
+        messaging_enabled=messaging_enabled,
+        trunk_id=trunk_id,
+    )
+    return page(rows, limit, lambda r: r)
+
+
+@router.get("/v1/dids/{number}")
+def get_did(number: NumberPath, tx: Tx = require("numbers:read")) -> Did:
+    """One DID (404 for a number the caller does not hold)."""
+    return service.get_did(tx.conn, number)
+
+
+class DidPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    trunk_id: UUID | None = None
+    voice_enabled: bool | None = None
+    messaging_enabled: bool | None = None
+    campaign_id: UUID | None = None
+    cnam_name: str | None = Field(default=None, max_length=15, pattern=r"^[A-Za-z0-9 .,&'-]*$")
+    e911_address_id: UUID | None = None
+    e911_exempt_reason: str | None = Field(default=None, min_length=3, max_length=500)
+
+
+@router.patch("/v1/dids/{number}")
+def update_did(number: NumberPath, body: DidPatch, tx: Tx = require("numbers:write")) -> Did:
+    """Configure a DID; voice needs an E911 address or `e911_exempt_reason` (409 otherwise)."""
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True)
+    for key in ("voice_enabled", "messaging_enabled"):
+        if key in changes and changes[key] is None:
+            changes.pop(key)
+    return service.update_did(tx.conn, number, changes)
+
+
+@router.delete("/v1/dids/{number}", status_code=204)
+def release_did(number: NumberPath, tx: Tx = require("numbers:write")) -> Response:
+    """Release a DID: disconnected now, its number ages 90 days before resale."""
+    service.release(tx.conn, number)
+    return Response(status_code=204)
+
+
+class PortIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    numbers: list[Annotated[str, Field(pattern=E164)]] = Field(min_length=1, max_length=500)
+    losing_carrier_name: str = Field(min_length=1, max_length=200)
+    losing_carrier_account_number: str | None = Field(default=None, max_length=64)
+    pin: str | None = Field(default=None, min_length=1, max_length=32)
+    authorized_name: str = Field(min_length=1, max_length=200)
+    service_address: dict[str, str] = Field(default_factory=dict)
+    requested_date: date | None = None
+    loa_document_id: UUID | None = None
+
+
+def _sealer(request: Request) -> porting.Sealer:
+    from warp.auth import crypto
+
+    policy = request.app.state.warp.policy
+
+    def seal(pin: str) -> str:
+        return "fernet:" + crypto.encrypt(policy, pin).decode()
+
+    return seal
+
+
+@router.get("/v1/port-requests")
+def list_port_requests(
+    limit: LimitParam = DEFAULT_LIMIT, cursor: CursorParam = None, tx: Tx = require("numbers:read")
+) -> Page[porting.PortRequest]:
+    """Port requests of the caller's account(s)."""
+    rows = porting.list_port_requests(tx.conn, limit=limit + 1, after=decode_cursor(cursor))
+    return page(rows, limit, lambda r: r)
+
+
+@router.post("/v1/port-requests", status_code=201)
+def create_port_request(
+    body: PortIn, request: Request, tx: Tx = require("numbers:write")
+) -> porting.PortRequest:
+    """Create a PENDING port-in (the PIN is encrypted, never stored or returned in clear)."""
+    fields = body.model_dump()
+    return porting.create_port_request(tx.conn, _tenant(tx), seal=_sealer(request), **fields)
+
+
+@router.get("/v1/port-requests/{request_id}")
+def get_port_request(request_id: uuid.UUID, tx: Tx = require("numbers:read")) -> porting.PortRequest:
+    """One port request."""
+    return porting.get_port_request(tx.conn, request_id)
+
+
+@router.post("/v1/port-requests/{request_id}/actions/{action}")
+def port_action(
+    request_id: uuid.UUID,
+    action: Annotated[str, Path(pattern=r"^(submit|cancel)$")],
+    tx: Tx = require("numbers:write"),
+) -> porting.PortRequest:
+    """Submit or cancel a port request (FOC, completion and rejection are staff-only)."""
+    return porting.transition(tx.conn, request_id, action)
