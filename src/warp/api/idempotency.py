@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -49,6 +50,21 @@ class IdempotencyInProgress(WarpError):
     http_status = 409
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What ``create`` returns when the response is not the usual status (e.g. a refusal that commits)."""
+
+    status_code: int
+    content: Any
+    media_type: str | None = None
+
+
+def _response(result: Any, status_code: int) -> tuple[int, Any, str | None]:
+    if isinstance(result, Outcome):
+        return result.status_code, jsonable_encoder(result.content), result.media_type
+    return status_code, jsonable_encoder(result), None
+
+
 def fingerprint(method: str, path: str, body: Any) -> str:
     canonical = json.dumps(jsonable_encoder(body), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(f"{method}\n{path}\n{canonical}".encode()).hexdigest()
@@ -66,7 +82,8 @@ def idempotent(
 ) -> JSONResponse:
     """Run ``create`` once per (account, key); return its JSON response, or the stored one on a retry."""
     if key is None:
-        return JSONResponse(jsonable_encoder(create()), status_code=status_code)
+        status, content, media_type = _response(create(), status_code)
+        return JSONResponse(content, status_code=status, media_type=media_type)
     request_hash = fingerprint(method, path, body)
     cur = tx.conn.cursor(row_factory=dict_row)
     claimed = cur.execute(
@@ -92,9 +109,9 @@ def idempotent(
             status_code=prior["response_status"],
             headers={"Idempotent-Replayed": "true"},
         )
-    content = jsonable_encoder(create())
+    status, content, media_type = _response(create(), status_code)
     cur.execute(
         "UPDATE auth.idempotency_keys SET response_status = %s, response_body = %s WHERE id = %s",
-        (status_code, Jsonb(content), claimed["id"]),
+        (status, Jsonb(content), claimed["id"]),
     )
-    return JSONResponse(content, status_code=status_code)
+    return JSONResponse(content, status_code=status, media_type=media_type)

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from warp.api.routes import accounts, api_keys, auth, me, numbers, system, users
+from warp.api.routes import (
+    accounts,
+    api_keys,
+    auth,
+    me,
+    messages,
+    numbers,
+    system,
+    tendlc,
+    users,
+    vendor_callbacks,
+)
 
 ROUTERS: list[APIRouter] = [
     system.router,
@@ -14,4 +25,7 @@ ROUTERS: list[APIRouter] = [
     users.router,
     api_keys.router,
     numbers.router,
+    messages.router,
+    tendlc.router,
+    vendor_callbacks.router,
 ]

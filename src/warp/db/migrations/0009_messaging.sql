@@ -218,6 +218,7 @@ CREATE INDEX mdr_did_id_account_id_idx ON messaging.mdr (did_id, account_id);
 CREATE INDEX mdr_campaign_id_account_id_idx ON messaging.mdr (campaign_id, account_id);
 CREATE INDEX mdr_service_provider_id_idx ON messaging.mdr (service_provider_id, vendor_message_ref);
 CREATE INDEX mdr_to_number_idx ON messaging.mdr (to_number, created_at);
+CREATE INDEX mdr_status_idx ON messaging.mdr (created_at) WHERE status = 'QUEUED' AND direction = 'OUTBOUND';
 COMMENT ON TABLE messaging.mdr IS 'Message detail records (SMS/MMS, both directions), partitioned by month on created_at; primary key (id, created_at).';
 COMMENT ON COLUMN messaging.mdr.charge IS 'Per-message charge (segments x rate), 6 decimals; invoices round to cents.';
 COMMENT ON COLUMN messaging.mdr.vendor_message_ref IS 'Message id at the vendor, used to match delivery receipts.';
@@ -234,6 +235,7 @@ CREATE TABLE messaging.webhook_events (
     mdr_id          uuid,
     mdr_created_at  timestamptz,
     target_url      text        NOT NULL,
+    secret_ref      text,
     payload         jsonb       NOT NULL,
     status          varchar(16) NOT NULL DEFAULT 'PENDING',
     attempt_count   integer     NOT NULL DEFAULT 0,
@@ -260,6 +262,7 @@ CREATE INDEX webhook_events_mdr_id_idx ON messaging.webhook_events (mdr_id, mdr_
 CREATE INDEX webhook_events_next_attempt_at_idx ON messaging.webhook_events (next_attempt_at, id)
     WHERE status IN ('PENDING', 'DELIVERING');
 COMMENT ON TABLE messaging.webhook_events IS 'Durable webhook outbox: one row per event (message status, inbound message, low balance...), written in the same transaction as the state change; id is the stable event id receivers dedup on.';
+COMMENT ON COLUMN messaging.webhook_events.secret_ref IS 'Reference to the signing secret of the route the event goes to (enc:/env:/file:), copied at enqueue; never the secret itself.';
 CREATE TRIGGER webhook_events_updated_at_trg BEFORE UPDATE ON messaging.webhook_events
     FOR EACH ROW EXECUTE FUNCTION public.update_updated_at_column();
 

@@ -16,6 +16,8 @@ VALUES
     ('cdr:read', 'customer', 'Read call detail records'),
     ('messaging:read', 'customer', 'Read messages and 10DLC registrations'),
     ('messaging:send', 'customer', 'Send messages'),
+    ('messaging:write', 'customer', 'Manage 10DLC brands and campaigns, inbound routes and opt-outs'),
+    ('vendor:callback', 'staff', 'SMS vendors: signed delivery receipts and inbound messages'),
     ('billing:read', 'customer', 'Read balances, invoices and payments'),
     ('admin', 'customer', 'Every customer permission of the account'),
     ('staff:read', 'staff', 'Platform staff: read every account'),
@@ -46,6 +48,7 @@ JOIN auth.permissions p ON
         WHEN 'account_admin' THEN p.category = 'customer'
         WHEN 'developer' THEN p.code IN ('accounts:read', 'numbers:read', 'numbers:write', 'routing:read',
                                          'routing:write', 'cdr:read', 'messaging:read', 'messaging:send',
+                                         'messaging:write',
                                          'api_keys:read', 'api_keys:write')
         WHEN 'billing_viewer' THEN p.code IN ('accounts:read', 'billing:read', 'cdr:read')
         WHEN 'read_only' THEN p.category = 'customer' AND p.code LIKE '%:read'

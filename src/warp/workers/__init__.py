@@ -1,0 +1,1 @@
+"""Long-running, restart-safe worker loops."""
