@@ -83,6 +83,37 @@ $$;
 COMMENT ON FUNCTION cdr.is_answered(integer, numeric) IS
     'A call counts as answered (and billable) when its final SIP code is 2xx and it lasted more than 0 s.';
 
+CREATE FUNCTION cdr.is_timestamp_text(p_value text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE
+        WHEN v ~ '^[0-9]{9,10}(\.[0-9]{1,6})?$' THEN true
+        WHEN v ~ '^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[ T]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?$'
+            THEN substr(v, 9, 2)::integer <= extract(day FROM make_date(substr(v, 1, 4)::integer, substr(v, 6, 2)::integer, 1)
+                                                             + interval '1 month - 1 day')
+        ELSE false
+    END
+    FROM (SELECT btrim(p_value) AS v) AS x
+$$;
+COMMENT ON FUNCTION cdr.is_timestamp_text(text) IS
+    'True for what cdr.parse_timestamp accepts: Unix epoch seconds, or YYYY-MM-DD HH:MM:SS[.ffffff] with an '
+    'optional T, Z or UTC offset; a day past the month''s end is refused. Lets imports report bad lines '
+    'without a failing cast.';
+
+CREATE FUNCTION cdr.parse_timestamp(p_value text, p_tz text DEFAULT 'UTC') RETURNS timestamptz
+    LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+    SELECT CASE
+        WHEN v ~ '^[0-9]{9,10}(\.[0-9]{1,6})?$' THEN to_timestamp(v::numeric)
+        WHEN v ~ '(Z|[+-][0-9]{2}(:?[0-9]{2})?)$' THEN v::timestamptz
+        ELSE v::timestamp AT TIME ZONE p_tz
+    END
+    FROM (SELECT btrim(p_value) AS v) AS x
+$$;
+COMMENT ON FUNCTION cdr.parse_timestamp(text, text) IS
+    'A switch time as timestamptz: epoch seconds, a time with its own offset, or a local time in p_tz '
+    '(Kamailio writes the server''s local time; default UTC).';
+
 -- ---------------------------------------------------------------------------------------------
 -- Jurisdiction: the rules in one immutable function, the LERG/LRN look-ups around it.
 
