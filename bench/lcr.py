@@ -72,7 +72,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--prefixes", type=int, default=300_000, help="prefixes per carrier trunk")
     parser.add_argument("--trunks", type=int, default=10, help="carrier trunks in the partition")
     parser.add_argument("--calls", type=int, default=20_000, help="calculate_lcr calls per measurement")
@@ -85,13 +87,19 @@ def main() -> None:
     if not admin:
         home = Path(tempfile.mkdtemp(prefix="warp-bench-"))
         home.chmod(0o755)
-        cluster = LocalCluster(home=home, port=55499, server_options={"shared_buffers": "2GB", "max_wal_size": "8GB"})
+        cluster = LocalCluster(
+            home=home, port=55499, server_options={"shared_buffers": "2GB", "max_wal_size": "8GB"}
+        )
         cluster.start()
         admin = cluster.url("postgres")
     dbname = f"warp_bench_lcr_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(admin, autocommit=True) as c:
         c.execute(f'CREATE DATABASE "{dbname}"')
-    url = admin.replace("/postgres?", f"/{dbname}?") if "/postgres?" in admin else admin.rsplit("/", 1)[0] + "/" + dbname
+    url = (
+        admin.replace("/postgres?", f"/{dbname}?")
+        if "/postgres?" in admin
+        else admin.rsplit("/", 1)[0] + "/" + dbname
+    )
     results: list[tuple[str, str, str, str]] = []
     try:
         migrate(url)
@@ -100,8 +108,10 @@ def main() -> None:
             account_id = conn.execute(
                 "INSERT INTO accounts.accounts (ban, name) VALUES ('BENCH', 'Bench') RETURNING id"
             ).fetchone()[0]  # type: ignore[index]
-            conn.execute("INSERT INTO routing.carriers (name) SELECT 'carrier-' || g FROM generate_series(0, %s) g",
-                         (args.trunks,))
+            conn.execute(
+                "INSERT INTO routing.carriers (name) SELECT 'carrier-' || g FROM generate_series(0, %s) g",
+                (args.trunks,),
+            )
             conn.execute(
                 "INSERT INTO routing.carrier_trunks (carrier_id, name, host, priority, weight) "
                 "SELECT c.id, 'trunk-' || substr(c.name, 9), 'sip' || substr(c.name, 9) || '.example', "
@@ -110,12 +120,15 @@ def main() -> None:
 
             # 1. Import a rows_total-row CSV deck for trunk-0 (not in the partition).
             csv_path = (home or Path(tempfile.gettempdir())) / "bench_deck.csv"
-            with csv_path.open("wb") as fh, conn.cursor().copy(
-                "COPY (SELECT (1000000 + g)::text AS prefix, round((g %% 997) / 100000.0 + 0.001, 6) AS rate, "
-                "'Dest ' || (g %% 500) AS destination_name FROM generate_series(1, %s) g) "
-                "TO STDOUT (FORMAT csv, HEADER true)",
-                (rows_total,),
-            ) as cp:
+            with (
+                csv_path.open("wb") as fh,
+                conn.cursor().copy(
+                    "COPY (SELECT (1000000 + g)::text AS prefix, round((g %% 997) / 100000.0 + 0.001, 6) AS rate, "
+                    "'Dest ' || (g %% 500) AS destination_name FROM generate_series(1, %s) g) "
+                    "TO STDOUT (FORMAT csv, HEADER true)",
+                    (rows_total,),
+                ) as cp,
+            ):
                 for chunk in cp:
                     fh.write(chunk)
         with psycopg.connect(url) as conn:
@@ -124,8 +137,14 @@ def main() -> None:
                 result = import_rates(conn, carrier_trunk="trunk-0", path=csv_path, mode="replace")
             import_s = time.perf_counter() - t0
         assert result.loaded == rows_total, result
-        results.append(("rates import (CSV, one trunk)", f"{rows_total:,} rows in {import_s:.1f} s "
-                        f"({rows_total / import_s:,.0f} rows/s)", "< 60 s", "yes" if import_s < 60 else "NO"))
+        results.append(
+            (
+                "rates import (CSV, one trunk)",
+                f"{rows_total:,} rows in {import_s:.1f} s ({rows_total / import_s:,.0f} rows/s)",
+                "< 60 s",
+                "yes" if import_s < 60 else "NO",
+            )
+        )
 
         with psycopg.connect(url, autocommit=True) as conn:
             # 2. The partition's decks: `prefixes` NANP-style 7-digit prefixes per trunk, plus short ones.
@@ -150,19 +169,29 @@ def main() -> None:
                 (partition_id,),
             )
             deck_rows = conn.execute("SELECT count(*) FROM routing.rate_deck").fetchone()[0]  # type: ignore[index]
-            results.append(("generate partition decks (SQL)", f"{deck_rows - rows_total:,} rows in {gen_s:.1f} s",
-                            "", ""))
+            results.append(
+                (
+                    "generate partition decks (SQL)",
+                    f"{deck_rows - rows_total:,} rows in {gen_s:.1f} s",
+                    "",
+                    "",
+                )
+            )
 
             rng = random.Random(6)
-            prefixes = [r[0] for r in conn.execute(
-                "SELECT prefix FROM routing.rate_deck WHERE length(prefix) = 8 ORDER BY random() LIMIT 5000"
-            )]
+            prefixes = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT prefix FROM routing.rate_deck WHERE length(prefix) = 8 ORDER BY random() LIMIT 5000"
+                )
+            ]
             dests = ["+" + rng.choice(prefixes) + f"{rng.randrange(10_000):04d}" for _ in range(args.calls)]
             # warm-up
             for d in dests[:500]:
                 conn.execute("SELECT * FROM routing.calculate_lcr(%s, %s, 5)", (d, account_id), prepare=True)
             sample = conn.execute(
-                "SELECT carrier_trunk, prefix, rate FROM routing.calculate_lcr(%s, %s, 5)", (dests[0], account_id)
+                "SELECT carrier_trunk, prefix, rate FROM routing.calculate_lcr(%s, %s, 5)",
+                (dests[0], account_id),
             ).fetchall()
             assert len(sample) == 5 and all(len(r[1]) == 8 for r in sample), sample
 
@@ -171,25 +200,41 @@ def main() -> None:
             t0 = time.perf_counter()
             for d in dests:
                 s = time.perf_counter()
-                conn.execute("SELECT * FROM routing.calculate_lcr(%s, %s, 5)", (d, account_id), prepare=True).fetchall()
+                conn.execute(
+                    "SELECT * FROM routing.calculate_lcr(%s, %s, 5)", (d, account_id), prepare=True
+                ).fetchall()
                 lat.append((time.perf_counter() - s) * 1e6)
             client_s = time.perf_counter() - t0
             client_rate = len(dests) / client_s
-            results.append(("calculate_lcr, client loop (1 conn)", f"{client_rate:,.0f} calls/s; p50 "
-                            f"{percentile(lat, .5):.0f} us, p99 {percentile(lat, .99):.0f} us", ">= 5,000 calls/s",
-                            "yes" if client_rate >= 5000 else "NO"))
+            results.append(
+                (
+                    "calculate_lcr, client loop (1 conn)",
+                    f"{client_rate:,.0f} calls/s; p50 "
+                    f"{percentile(lat, 0.5):.0f} us, p99 {percentile(lat, 0.99):.0f} us",
+                    ">= 5,000 calls/s",
+                    "yes" if client_rate >= 5000 else "NO",
+                )
+            )
 
             # 3b. Server side: each call timed inside one plpgsql loop.
             t0 = time.perf_counter()
-            conn.execute(sql.SQL(SERVER_LOOP).format(dests=sql.Literal(dests), account=sql.Literal(account_id)))
+            conn.execute(
+                sql.SQL(SERVER_LOOP).format(dests=sql.Literal(dests), account=sql.Literal(account_id))
+            )
             server_wall = time.perf_counter() - t0
             server = [float(r[0]) for r in conn.execute("SELECT us FROM lcr_timings")]
             server_rate = len(server) / (sum(server) / 1e6)
             p99 = percentile(server, 0.99)
-            results.append(("calculate_lcr, server side", f"{server_rate:,.0f} calls/s (loop wall "
-                            f"{len(dests) / server_wall:,.0f}/s); p50 {percentile(server, .5):.0f} us, "
-                            f"p99 {p99:.0f} us, max {max(server):.0f} us", "p99 <= 1,000 us",
-                            "yes" if p99 <= 1000 else "NO"))
+            results.append(
+                (
+                    "calculate_lcr, server side",
+                    f"{server_rate:,.0f} calls/s (loop wall "
+                    f"{len(dests) / server_wall:,.0f}/s); p50 {percentile(server, 0.5):.0f} us, "
+                    f"p99 {p99:.0f} us, max {max(server):.0f} us",
+                    "p99 <= 1,000 us",
+                    "yes" if p99 <= 1000 else "NO",
+                )
+            )
 
             # 3c. Staff context (role warp_staff, as the CLI/API run it).
             conn.autocommit = False
@@ -197,8 +242,9 @@ def main() -> None:
             with tenant.transaction(conn, tenant.STAFF):
                 t0 = time.perf_counter()
                 for d in dests[:5000]:
-                    conn.execute("SELECT * FROM routing.calculate_lcr(%s, %s, 5)", (d, account_id),
-                                 prepare=True).fetchall()
+                    conn.execute(
+                        "SELECT * FROM routing.calculate_lcr(%s, %s, 5)", (d, account_id), prepare=True
+                    ).fetchall()
                 staff_rate = 5000 / (time.perf_counter() - t0)
             conn.autocommit = True
             results.append(("calculate_lcr, staff role (RLS on)", f"{staff_rate:,.0f} calls/s", "", ""))
@@ -213,8 +259,14 @@ def main() -> None:
                 assert len(rows) == args.trunks
             naive_ms = statistics.mean(naive) * 1000
             fast_ms = statistics.mean(server) / 1000
-            results.append(("naive LIKE prefix || '%' (same data)", f"{naive_ms:,.1f} ms/call "
-                            f"({1000 / naive_ms:,.1f} calls/s)", "", ""))
+            results.append(
+                (
+                    "naive LIKE prefix || '%' (same data)",
+                    f"{naive_ms:,.1f} ms/call ({1000 / naive_ms:,.1f} calls/s)",
+                    "",
+                    "",
+                )
+            )
             results.append(("ratio naive / calculate_lcr", f"{naive_ms / fast_ms:,.0f}x faster", "", ""))
     finally:
         with psycopg.connect(admin, autocommit=True) as c:
@@ -223,8 +275,13 @@ def main() -> None:
             cluster.stop()
             shutil.rmtree(home, ignore_errors=True)
 
-    table = Table("benchmark", "result", "target", "met", title=f"LCR benchmark: {args.trunks} trunks x "
-                  f"{args.prefixes:,} prefixes, {args.calls:,} calls")
+    table = Table(
+        "benchmark",
+        "result",
+        "target",
+        "met",
+        title=f"LCR benchmark: {args.trunks} trunks x {args.prefixes:,} prefixes, {args.calls:,} calls",
+    )
     for row in results:
         table.add_row(*row)
     console.print(table)
