@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -104,6 +105,7 @@ def build_world(conn: psycopg.Connection[Any], *, prepaid: bool = False) -> Worl
 def cdr_rows(n: int, *, start: str = "2026-11-10 12:00:00", prefix: str = "call") -> list[list[Any]]:
     """n Kamailio rows; every 5th from an unknown address, every 4th unanswered."""
     rows = []
+    base = datetime.fromisoformat(start)
     for i in range(n):
         ip = (
             "10.1.0.5"
@@ -111,9 +113,7 @@ def cdr_rows(n: int, *, start: str = "2026-11-10 12:00:00", prefix: str = "call"
             else ("10.2.0.9" if i % 5 in (2, 3) else ("192.0.2.1" if i % 5 == 4 else "10.1.0.7"))
         )
         answered = i % 4 != 3
-        minute, second = divmod(i, 60)
-        hour, minute = divmod(minute, 60)
-        st = f"{start[:11]}{12 + hour:02d}:{minute:02d}:{second:02d}"
+        st = (base + timedelta(seconds=i)).strftime("%Y-%m-%d %H:%M:%S")
         dnis = ("+13035550100", "2125550101", "15185550102", "+442079460123")[i % 4 if i % 4 != 3 else 0]
         rows.append(
             [

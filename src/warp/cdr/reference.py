@@ -60,6 +60,7 @@ def _stage(
         problems.append("a column is given twice")
     if problems:
         raise ImportRefused(f"{path.name}: line 1: " + "; ".join(problems), [(1, p) for p in problems])
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
     conn.execute(
         sql.SQL(
             "CREATE TEMP TABLE {} (row_no bigint GENERATED ALWAYS AS IDENTITY, src_line bigint, {}) ON COMMIT DROP"

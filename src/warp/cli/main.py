@@ -9,6 +9,7 @@ import typer
 
 from warp.cli import accounts, api_keys, db, numbers
 from warp.cli import carriers as carriers_cli
+from warp.cli import cdr as cdr_cli
 from warp.cli import lcr as lcr_cli
 from warp.cli import partitions as partitions_cli
 from warp.cli import rates as rates_cli
@@ -31,6 +32,12 @@ app.add_typer(rates_cli.app, name="rates")
 app.add_typer(partitions_cli.app, name="partitions")
 app.add_typer(numbers.app, name="numbers")
 app.command("lcr")(lcr_cli.lcr)
+app.add_typer(cdr_cli.app, name="cdr")
+app.add_typer(cdr_cli.lerg_app, name="lerg")
+app.add_typer(cdr_cli.lrn_app, name="lrn")
+app.add_typer(cdr_cli.vendor_app, name="vendor-cdr")
+app.add_typer(cdr_cli.maintenance_app, name="maintenance")
+app.command("reconcile")(cdr_cli.reconcile_cmd)
 
 
 @app.command()

@@ -1,0 +1,282 @@
+"""``warp cdr``, ``warp lerg``, ``warp lrn``, ``warp vendor-cdr``, ``warp reconcile``, ``warp maintenance``."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from warp.accounts.service import get_account_by_ban
+from warp.cdr import ingest, maintenance, rating, reconcile, reference, summary
+from warp.cdr.errors import InvalidCdrInput
+from warp.cli.output import console, err_console, print_json
+from warp.cli.session import staff_connection
+
+app = typer.Typer(
+    help="Call detail records: import, process (enrich + rate), re-rate, failed calls.", no_args_is_help=True
+)
+lerg_app = typer.Typer(help="LERG reference data.", no_args_is_help=True)
+lrn_app = typer.Typer(help="LRN (number portability) cache.", no_args_is_help=True)
+vendor_app = typer.Typer(help="Carrier CDRs for reconciliation.", no_args_is_help=True)
+maintenance_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+
+
+def _when(value: str, name: str) -> datetime:
+    """A CLI date or date-time (UTC when no offset is given)."""
+    try:
+        if len(value) == 10:
+            return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidCdrInput(f"{name}: {value!r} is not a date (YYYY-MM-DD) or ISO date-time") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _table(title: str, data: dict[str, Any]) -> Table:
+    table = Table(title=title, show_header=False)
+    for key, value in data.items():
+        if not isinstance(value, (list, dict)):
+            table.add_row(key, str(value))
+    return table
+
+
+def _problems(problems: list[dict[str, Any]], limit: int = 50) -> None:
+    for p in problems[:limit]:
+        where = f"{p['file']}: " if "file" in p else ""
+        err_console.print(
+            f"[yellow]{where}line {p['line']}:[/] {p['error']}", highlight=False, soft_wrap=True
+        )
+    if len(problems) > limit:
+        err_console.print(f"... and {len(problems) - limit} more (use --json for all)")
+
+
+@app.command("import")
+def import_cmd(
+    files: list[Path] = typer.Argument(..., help="CDR files."),
+    fmt: str = typer.Option("kamailio-csv", "--format", help="kamailio-csv or jsonl."),
+    tz: str = typer.Option(
+        "UTC", "--tz", help="Time zone of times without an offset (Kamailio writes local time)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Import CDR files, each in its own committed transaction (re-running is safe: duplicates are counted)."""
+    results: list[dict[str, Any]] = []
+    total = ingest.IngestResult(source="total")
+    for path in files:
+        with staff_connection() as conn:
+            one = ingest.import_file(conn, path, fmt=fmt, tz=tz)
+        total.add(one)
+        results.append(one.as_dict())
+    data = {**total.as_dict(), "files": results}
+    if as_json:
+        print_json(data)
+        return
+    table = Table(title="CDR import")
+    for col in ("file", "rows", "inserted", "duplicates", "bad", "unidentified", "seconds"):
+        table.add_column(col, justify="left" if col == "file" else "right")
+    for r in [*results, {**total.as_dict(), "source": "total"}]:
+        table.add_row(
+            r["source"],
+            *(str(r[c]) for c in ("rows", "inserted", "duplicates", "bad", "unidentified", "seconds")),
+        )
+    console.print(table)
+    _problems(data["problems"])
+
+
+@app.command()
+def process(
+    since: str | None = typer.Option(None, "--since", help="Only CDRs starting at/after this date(-time)."),
+    window_hours: int = typer.Option(24, "--window-hours", help="CDRs per step, by start time."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Enrich and rate every pending CDR (set-based), debiting prepaid accounts."""
+    start = _when(since, "since") if since else None
+    with (
+        staff_connection() as conn,
+        Progress(
+            TextColumn("rating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            disable=as_json,
+        ) as bar,
+    ):
+        task = bar.add_task("rating", total=None)
+        result = rating.process(
+            conn,
+            since=start,
+            window=timedelta(hours=window_hours),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    data = result.as_dict()
+    if as_json:
+        print_json(data)
+    else:
+        console.print(_table("CDR processing", data))
+        if result.reasons:
+            console.print(_table("Unrated (reason: CDRs)", result.reasons))
+
+
+@app.command()
+def rerate(
+    start: str = typer.Option(..., "--from", help="From date(-time), inclusive."),
+    end: str = typer.Option(..., "--to", help="To date(-time), exclusive."),
+    ban: str | None = typer.Option(None, "--account", help="Only this account (BAN)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Recompute charges after a rate correction; CDRs on issued invoices are left alone and reported."""
+    with staff_connection() as conn:
+        account_id = get_account_by_ban(conn, ban).id if ban else None
+        result = rating.rerate(conn, start=_when(start, "from"), end=_when(end, "to"), account_id=account_id)
+    data = result.as_dict()
+    if as_json:
+        print_json(data)
+        return
+    console.print(_table("CDR re-rating", data))
+    for lock in result.locked:
+        err_console.print(
+            f"[yellow]not changed:[/] {lock['cdrs']} CDRs of {lock['ban']} on issued invoice {lock['invoice_number']}"
+        )
+
+
+@app.command()
+def failed(
+    limit: int = typer.Option(50, "--limit", help="Rows to show."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """CDRs whose trunk could not be identified (cdr.failed_calls), by source address."""
+    with staff_connection() as conn:
+        rows = conn.execute(
+            "SELECT host(source_ip) AS source_ip, reason, count(*) AS cdrs, min(start_time) AS first, "
+            "max(start_time) AS last FROM cdr.failed_calls GROUP BY 1, 2 ORDER BY cdrs DESC LIMIT %s",
+            (limit,),
+        ).fetchall()
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="Unidentified CDRs")
+    for col in ("source_ip", "reason", "cdrs", "first", "last"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in ("source_ip", "reason", "cdrs", "first", "last")))
+    console.print(table)
+
+
+@app.command()
+def summarize(
+    start: str = typer.Option(..., "--from", help="From date(-time)."),
+    end: str = typer.Option(..., "--to", help="To date(-time), exclusive."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Recompute hourly summaries (idempotent)."""
+    with staff_connection() as conn:
+        data = summary.summarize_hours(conn, _when(start, "from"), _when(end, "to"))
+    print_json(data) if as_json else console.print(_table("Hourly summaries", data))
+
+
+@lerg_app.command("import")
+def lerg_import(
+    file: Path = typer.Argument(..., help="CSV: npa,nxx,state,lata,ocn,rate_center[,country][,company]"),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Load the good lines, report the bad."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Import LERG data (NPA-NXX rows are inserted or updated)."""
+    with staff_connection() as conn:
+        data = reference.import_lerg(conn, file, skip_bad=skip_bad).as_dict()
+    print_json(data) if as_json else console.print(_table("LERG import", data))
+    if not as_json:
+        _problems(data["problems"])
+
+
+@lrn_app.command("import")
+def lrn_import(
+    file: Path = typer.Argument(..., help="CSV: number,lrn"),
+    skip_bad: bool = typer.Option(False, "--skip-bad", help="Load the good lines, report the bad."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Import LNP data into the LRN cache."""
+    with staff_connection() as conn:
+        data = reference.import_lrn(conn, file, skip_bad=skip_bad).as_dict()
+    print_json(data) if as_json else console.print(_table("LRN import", data))
+    if not as_json:
+        _problems(data["problems"])
+
+
+@vendor_app.command("import")
+def vendor_import(
+    file: Path = typer.Argument(..., help="CSV: [call_id,]ani,dnis,start_time,duration,cost"),
+    carrier: str = typer.Option(..., "--carrier", help="Carrier name."),
+    tz: str = typer.Option("UTC", "--tz", help="Time zone of times without an offset."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Import a carrier's CDRs (a file re-imported replaces its rows)."""
+    with staff_connection() as conn:
+        data = reconcile.import_vendor_cdrs(conn, carrier, file, tz=tz).as_dict()
+    print_json(data) if as_json else console.print(_table("Vendor CDR import", data))
+    if not as_json:
+        _problems(data["problems"])
+
+
+def reconcile_cmd(
+    carrier: str = typer.Option(..., "--carrier", help="Carrier name."),
+    start: str = typer.Option(..., "--from", help="From date(-time), inclusive."),
+    end: str = typer.Option(..., "--to", help="To date(-time), exclusive."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Reconcile a carrier's CDRs against ours (Call-ID, else DNIS + ANI + start within 2 s)."""
+    with staff_connection() as conn:
+        report = reconcile.reconcile(conn, carrier, _when(start, "from"), _when(end, "to"))
+    if as_json:
+        print_json(report)
+        return
+    console.print(_table(f"Reconciliation: {carrier}", report))
+    table = Table(title="Largest disputes")
+    for col in (
+        "call_id",
+        "dnis",
+        "start_time",
+        "our_duration",
+        "their_duration",
+        "our_cost",
+        "their_cost",
+        "difference",
+    ):
+        table.add_column(col)
+    for d in report["disputes"]:
+        table.add_row(
+            *(
+                str(d[c])
+                for c in (
+                    "call_id",
+                    "dnis",
+                    "start_time",
+                    "our_duration",
+                    "their_duration",
+                    "our_cost",
+                    "their_cost",
+                    "difference",
+                )
+            )
+        )
+    console.print(table)
+
+
+@maintenance_app.command()
+def partitions(
+    ahead: int = typer.Option(3, "--ahead", help="Months ahead to create."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Create monthly partitions ahead and move rows out of the default partitions (one transaction)."""
+    with staff_connection() as conn:
+        created = maintenance.maintain_partitions(conn, ahead)
+        left = maintenance.default_partition_rows(conn)
+    if as_json:
+        print_json({"created": created, "default_rows": left})
+        return
+    console.print(f"created {len(created)} partition(s)" + ("".join(f"\n  {c}" for c in created)))
+    console.print(_table("Rows left in default partitions", left))
