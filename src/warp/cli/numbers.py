@@ -30,6 +30,8 @@ def import_(
 ) -> None:
     """Load inventory from CSV (number,number_type,npa,nxx,rate_center,state,lata,ocn[,features,...]).
 
+    Toll-free rows may carry resp_org (5-character RespOrg code) and resp_org_name (numbers.toll_free).
+
     Every bad row is reported with its line number; good rows load in one transaction; numbers already
     in inventory are left unchanged. Exits 1 when any row was rejected.
     """

@@ -202,6 +202,34 @@ def create_address(
     return E911Address(**row)
 
 
+def get_address(conn: psycopg.Connection[Any], address_id: UUID) -> E911Address:
+    """One address the caller can see (AddressNotFound otherwise, another tenant's included)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(f"SELECT {COLUMNS} FROM numbers.e911_addresses WHERE id = %s", (address_id,))
+        row = cur.fetchone()
+    if row is None:
+        raise AddressNotFound(f"e911 address {address_id}: not found")
+    return E911Address(**row)
+
+
+def list_addresses(
+    conn: psycopg.Connection[Any], *, limit: int, after: tuple[datetime, UUID] | None = None
+) -> list[E911Address]:
+    """Addresses the caller can see, oldest first, keyset-paginated on (created_at, id)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        if after is None:
+            cur.execute(
+                f"SELECT {COLUMNS} FROM numbers.e911_addresses ORDER BY created_at, id LIMIT %s", (limit,)
+            )
+        else:
+            cur.execute(
+                f"SELECT {COLUMNS} FROM numbers.e911_addresses WHERE (created_at, id) > (%s, %s) "
+                "ORDER BY created_at, id LIMIT %s",
+                (*after, limit),
+            )
+        return [E911Address(**r) for r in cur.fetchall()]
+
+
 class ComplianceIssue(BaseModel):
     account_id: UUID
     ban: str | None

@@ -40,6 +40,11 @@ class InvalidAddress(NumbersError):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
 
+    @property
+    def field_errors(self) -> list[dict[str, str]]:
+        """The field errors as the API's problem details list them."""
+        return [{"field": k, "message": v} for k, v in self.errors.items()]
+
 
 class E911Required(NumbersError):
     code = "e911-address-required"

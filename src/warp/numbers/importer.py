@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,8 @@ import phonenumbers
 import psycopg
 
 REQUIRED = ("number", "number_type", "npa", "nxx", "rate_center", "state", "lata", "ocn")
-OPTIONAL = ("features", "country")
+OPTIONAL = ("features", "country", "resp_org", "resp_org_name")
+RESP_ORG_RE = re.compile(r"^[A-Z0-9]{5}$")
 TOLL_FREE_NPAS = frozenset({"800", "833", "844", "855", "866", "877", "888"})
 FEATURES = frozenset({"VOICE", "SMS", "MMS", "FAX", "E911"})
 BATCH = 5000
@@ -100,6 +102,16 @@ def _check_row(row: dict[str, str], extra: list[str]) -> tuple[Any, ...]:
             raise ValueError(f"features: unknown {', '.join(unknown)}")
     else:
         features = ["SMS", "VOICE"]
+    resp_org = (row.get("resp_org") or "").strip().upper() or None
+    resp_org_name = (row.get("resp_org_name") or "").strip() or None
+    if resp_org is not None and number_type != "TOLL_FREE":
+        raise ValueError(f"resp_org: {number} is not toll-free; only toll-free numbers have a RespOrg")
+    if resp_org is not None and not RESP_ORG_RE.fullmatch(resp_org):
+        raise ValueError(f"resp_org: {resp_org!r} is not a 5-character RespOrg code")
+    if resp_org_name is not None and resp_org is None:
+        raise ValueError("resp_org_name: given without resp_org")
+    if resp_org_name is not None and len(resp_org_name) > 100:
+        raise ValueError("resp_org_name: longer than 100 characters")
     metadata = {k: row[k] for k in extra if row.get(k) not in (None, "")}
     return (
         number,
@@ -112,6 +124,8 @@ def _check_row(row: dict[str, str], extra: list[str]) -> tuple[Any, ...]:
         ocn,
         "{" + ",".join(features) + "}",
         json.dumps(metadata, sort_keys=True),
+        resp_org,
+        resp_org_name,
     )
 
 
@@ -157,7 +171,8 @@ def load(conn: psycopg.Connection[Any], good: list[_Good], result: ImportResult)
     """COPY the good rows into a staging table and add the new numbers to the inventory (caller's transaction)."""
     conn.execute(
         "CREATE TEMP TABLE inventory_import (number text, number_type text, npa text, nxx text, "
-        "rate_center text, state text, lata text, ocn text, features text[], metadata jsonb) ON COMMIT DROP"
+        "rate_center text, state text, lata text, ocn text, features text[], metadata jsonb, resp_org text, "
+        "resp_org_name text) ON COMMIT DROP"
     )
     with conn.cursor() as cur, cur.copy("COPY inventory_import FROM STDIN") as copy:
         for g in good:
@@ -168,6 +183,14 @@ def load(conn: psycopg.Connection[Any], good: list[_Good], result: ImportResult)
         "FROM inventory_import ORDER BY number ON CONFLICT (number) DO NOTHING"
     )
     result.inserted = cur2.rowcount
+    # Toll-free data (RespOrg) of toll-free rows that carry one; existing rows are left unchanged.
+    conn.execute(
+        "INSERT INTO numbers.toll_free (inventory_id, resp_org_id, resp_org_name) "
+        "SELECT i.id, s.resp_org, s.resp_org_name FROM inventory_import s "
+        "JOIN numbers.inventory i ON i.number = s.number "
+        "WHERE s.resp_org IS NOT NULL AND i.number_type = 'TOLL_FREE' ORDER BY i.number "
+        "ON CONFLICT (inventory_id) DO NOTHING"
+    )
     result.unchanged = len(good) - result.inserted
     conn.execute("DROP TABLE inventory_import")
     return result

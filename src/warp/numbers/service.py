@@ -48,6 +48,8 @@ class AvailableNumber(BaseModel):
     state: str | None
     lata: str | None
     features: list[str]
+    resp_org_id: str | None = None
+    """Toll-free numbers: the RespOrg holding the number (numbers.toll_free)."""
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,10 @@ def search_available(
     elif f.npa:
         prefix = "+1" + f.npa
     if prefix is not None:
-        # A prefix range on the number uses the (number_type, number text_pattern_ops) index.
-        where.append(sql.SQL("number LIKE %(prefix)s"))
+        # E.164 numbers are '+' and digits: under COLLATE "C" a LIKE prefix is an index range and the
+        # order is the numeric one, so the partial (number_type, ..., number COLLATE "C") indexes serve
+        # both the filter and ORDER BY ... LIMIT without a sort (see bench/numbers_search.py).
+        where.append(sql.SQL('number COLLATE "C" LIKE %(prefix)s'))
         params["prefix"] = prefix + "%"
     for column in ("state", "rate_center", "lata"):
         value = getattr(f, column)
@@ -102,14 +106,16 @@ def search_available(
             where.append(sql.SQL("{} = %({})s").format(sql.Identifier(column), sql.SQL(column)))
             params[column] = value
     if f.contains:
+        # Served by the trigram index when selective, else by the ordered scan stopping at ``limit``.
         where.append(sql.SQL("number LIKE %(contains)s"))
         params["contains"] = "%" + f.contains.replace("*", "_") + "%"
     if f.features:
         where.append(sql.SQL("features @> %(features)s::text[]"))
         params["features"] = list(f.features)
     query = sql.SQL(
-        "SELECT number, number_type, npa, nxx, rate_center, state, lata, features "
-        "FROM numbers.inventory WHERE {} ORDER BY number_type, number LIMIT %(limit)s"
+        "SELECT number, number_type, npa, nxx, rate_center, state, lata, features, "
+        "(SELECT t.resp_org_id FROM numbers.toll_free t WHERE t.inventory_id = inventory.id) AS resp_org_id "
+        'FROM numbers.inventory WHERE {} ORDER BY number_type, number COLLATE "C" LIMIT %(limit)s'
     ).format(sql.SQL(" AND ").join(where))
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(query, params)
@@ -148,6 +154,24 @@ def reserve(
             (wanted, ttl, account_id),
         )
         return [Reservation(**r) for r in cur.fetchall()]
+
+
+class HeldReservation(BaseModel):
+    number: str
+    account_id: UUID
+    reserved_at: datetime
+    reservation_expires_at: datetime
+
+
+def list_reservations(conn: psycopg.Connection[Any]) -> list[HeldReservation]:
+    """Live reservations of the tenant (and its descendants; all for staff).
+
+    Tenants cannot read ``numbers.inventory.reserved_by_account_id`` (column privilege): another
+    tenant's reservation is only ever seen as a RESERVED status.
+    """
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute("SELECT * FROM numbers.my_reservations()")
+        return [HeldReservation(**r) for r in cur.fetchall()]
 
 
 def reserve_matching(
@@ -207,11 +231,16 @@ class Did(BaseModel):
     e911_exempt_reason: str | None
     activated_at: datetime
     created_at: datetime
+    number_type: str = "DID"
+    resp_org_id: str | None = None
+    """Toll-free numbers: the RespOrg holding the number (numbers.toll_free)."""
 
 
 DID_COLUMNS = (
-    "id, account_id, number, status, trunk_id, voice_enabled, messaging_enabled, campaign_id, cnam_name, "
-    "e911_address_id, e911_exempt, e911_exempt_reason, activated_at, created_at"
+    "d.id, d.account_id, d.number, d.status, d.trunk_id, d.voice_enabled, d.messaging_enabled, d.campaign_id, "
+    "d.cnam_name, d.e911_address_id, d.e911_exempt, d.e911_exempt_reason, d.activated_at, d.created_at, "
+    "(SELECT i.number_type FROM numbers.inventory i WHERE i.id = d.inventory_id) AS number_type, "
+    "(SELECT t.resp_org_id FROM numbers.toll_free t WHERE t.inventory_id = d.inventory_id) AS resp_org_id"
 )
 
 
@@ -226,7 +255,7 @@ def order(
     wanted = check_numbers(numbers)
     with db_errors(), conn.cursor(row_factory=dict_row) as cur:
         cur.execute(
-            f"SELECT {DID_COLUMNS} FROM numbers.order_numbers(%s::text[], %s, %s)",
+            f"SELECT {DID_COLUMNS} FROM numbers.order_numbers(%s::text[], %s, %s) AS d ORDER BY d.number",
             (wanted, account_id, e911_address_id),
         )
         return [Did(**r) for r in cur.fetchall()]
@@ -243,7 +272,7 @@ def release(conn: psycopg.Connection[Any], number: str, *, aging: timedelta = ti
 def get_did(conn: psycopg.Connection[Any], number: str) -> Did:
     """One DID the caller can see (NumberNotFound otherwise)."""
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(f"SELECT {DID_COLUMNS} FROM numbers.dids WHERE number = %s", (number,))
+        cur.execute(f"SELECT {DID_COLUMNS} FROM numbers.dids d WHERE d.number = %s", (number,))
         row = cur.fetchone()
     if row is None:
         raise NumberNotFound(f"number {number}: no such DID")
@@ -264,10 +293,10 @@ def list_dids(
     where: list[sql.Composable] = [sql.SQL("true")]
     params: dict[str, Any] = {"limit": limit}
     if after is not None:
-        where.append(sql.SQL("(created_at, id) > (%(after_at)s, %(after_id)s)"))
+        where.append(sql.SQL("(d.created_at, d.id) > (%(after_at)s, %(after_id)s)"))
         params["after_at"], params["after_id"] = after
     if number_prefix is not None:
-        where.append(sql.SQL("number LIKE %(prefix)s"))
+        where.append(sql.SQL("d.number LIKE %(prefix)s"))
         params["prefix"] = number_prefix.replace("%", "").replace("_", "") + "%"
     for name, value in (
         ("voice_enabled", voice_enabled),
@@ -275,11 +304,11 @@ def list_dids(
         ("trunk_id", trunk_id),
     ):
         if value is not None:
-            where.append(sql.SQL("{} = %({})s").format(sql.Identifier(name), sql.SQL(name)))
+            where.append(sql.SQL("{} = %({})s").format(sql.Identifier("d", name), sql.SQL(name)))
             params[name] = value
-    query = sql.SQL("SELECT {} FROM numbers.dids WHERE {} ORDER BY created_at, id LIMIT %(limit)s").format(
-        sql.SQL(DID_COLUMNS), sql.SQL(" AND ").join(where)
-    )
+    query = sql.SQL(
+        "SELECT {} FROM numbers.dids d WHERE {} ORDER BY d.created_at, d.id LIMIT %(limit)s"
+    ).format(sql.SQL(DID_COLUMNS), sql.SQL(" AND ").join(where))
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(query, params)
         return [Did(**r) for r in cur.fetchall()]

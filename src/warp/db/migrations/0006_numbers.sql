@@ -37,8 +37,7 @@ CREATE TABLE numbers.inventory (
         status <> 'RESERVED' OR (reserved_by_account_id IS NOT NULL AND reservation_expires_at IS NOT NULL))
 );
 CREATE INDEX inventory_reserved_by_account_id_idx ON numbers.inventory (reserved_by_account_id);
-CREATE INDEX inventory_search_idx ON numbers.inventory (number_type, npa, nxx) WHERE status = 'AVAILABLE';
-CREATE INDEX inventory_state_rate_center_idx ON numbers.inventory (state, rate_center) WHERE status = 'AVAILABLE';
+-- The available-number search indexes are in 0014_numbers_functions.sql (with the search they serve).
 CREATE INDEX inventory_reservation_expires_at_idx ON numbers.inventory (reservation_expires_at) WHERE status = 'RESERVED';
 CREATE INDEX inventory_aging_expires_at_idx ON numbers.inventory (aging_expires_at) WHERE status = 'AGING';
 COMMENT ON TABLE numbers.inventory IS 'Every number WARP holds (available, reserved, active, aging, porting...), in E.164. Status transitions are enforced by the numbers issue.';
@@ -154,6 +153,9 @@ CREATE TABLE numbers.did_assignments (
     number          varchar(32) NOT NULL,
     activated_at    timestamptz NOT NULL,
     disconnected_at timestamptz,
+    number_rate_id  uuid,
+    monthly_charge  decimal(12,2),
+    setup_charge    decimal(12,2),
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT did_assignments_pkey PRIMARY KEY (id),
@@ -161,6 +163,7 @@ CREATE TABLE numbers.did_assignments (
         REFERENCES accounts.accounts (id) ON DELETE RESTRICT,
     CONSTRAINT did_assignments_inventory_id_fkey FOREIGN KEY (inventory_id)
         REFERENCES numbers.inventory (id) ON DELETE RESTRICT,
+    CONSTRAINT did_assignments_charge_check CHECK (monthly_charge >= 0 AND setup_charge >= 0),
     CONSTRAINT did_assignments_number_check CHECK (number ~ '^\+[1-9][0-9]{1,14}$'),
     CONSTRAINT did_assignments_disconnected_at_check CHECK (disconnected_at IS NULL OR disconnected_at >= activated_at),
     CONSTRAINT did_assignments_inventory_id_period_excl EXCLUDE USING gist (
@@ -168,7 +171,11 @@ CREATE TABLE numbers.did_assignments (
 );
 CREATE INDEX did_assignments_account_id_idx ON numbers.did_assignments (account_id, activated_at);
 CREATE INDEX did_assignments_inventory_id_idx ON numbers.did_assignments (inventory_id);
+CREATE INDEX did_assignments_number_rate_id_idx ON numbers.did_assignments (number_rate_id);
 COMMENT ON TABLE numbers.did_assignments IS 'History of which account held which number and when (for prorated DID charges and audits); one open assignment per number.';
+COMMENT ON COLUMN numbers.did_assignments.number_rate_id IS 'The billing.number_rates row the charges came from (foreign key added in 0014, after billing).';
+COMMENT ON COLUMN numbers.did_assignments.monthly_charge IS 'Recurring charge for the number, from billing.number_rates of the account''s rate plan in force at activation (prorated by billing over [activated_at, disconnected_at)); NULL when no rate was in force (unrated, not free).';
+COMMENT ON COLUMN numbers.did_assignments.setup_charge IS 'One-time charge at activation (the rate''s setup_charge; port_in_fee for a ported-in number); NULL when unrated.';
 CREATE TRIGGER did_assignments_updated_at_trg BEFORE UPDATE ON numbers.did_assignments
     FOR EACH ROW EXECUTE FUNCTION public.update_updated_at_column();
 

@@ -181,6 +181,33 @@ AS $$
 $$;
 COMMENT ON FUNCTION numbers.recycle_aged_numbers() IS 'AGING numbers whose aging period ended become AVAILABLE; returns how many.';
 
+-- ---------------------------------------------------------------------------------------------
+-- Charges: an order (or a completed port-in) records on the new did_assignments row the number's
+-- monthly and setup charge from billing.number_rates of the account's rate plan in force, so billing can
+-- invoice (prorated monthly over the assignment period, setup once). No plan or rate: NULL (unrated).
+
+ALTER TABLE numbers.did_assignments ADD CONSTRAINT did_assignments_number_rate_id_fkey
+    FOREIGN KEY (number_rate_id) REFERENCES billing.number_rates (id) ON DELETE SET NULL;
+
+CREATE FUNCTION numbers.number_charges(p_account_id uuid, p_number_type text, p_at timestamptz DEFAULT now())
+    RETURNS TABLE (number_rate_id uuid, monthly_charge numeric, setup_charge numeric, port_in_fee numeric)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog
+AS $$
+    SELECT r.id, r.monthly_charge, r.setup_charge, r.port_in_fee
+    FROM billing.account_rate_plans ap
+    JOIN billing.number_rates r ON r.rate_plan_id = ap.rate_plan_id
+    WHERE ap.account_id = p_account_id
+      AND ap.effective_at <= p_at AND (ap.expires_at IS NULL OR ap.expires_at > p_at)
+      AND r.number_type = p_number_type
+      AND r.effective_date <= (p_at AT TIME ZONE 'UTC')::date
+      AND (r.expires_date IS NULL OR r.expires_date > (p_at AT TIME ZONE 'UTC')::date)
+    LIMIT 1
+$$;
+COMMENT ON FUNCTION numbers.number_charges(uuid, text, timestamptz) IS
+    'The number rate (monthly, setup, port-in) of the account''s rate plan in force at p_at for a number type; '
+    'no row when the account has no plan or the plan no rate for the type. Runs as the caller (RLS applies).';
+
 CREATE FUNCTION numbers.order_numbers(p_numbers text[], p_account_id uuid DEFAULT NULL,
                                       p_e911_address_id uuid DEFAULT NULL)
     RETURNS SETOF numbers.dids
@@ -203,8 +230,12 @@ BEGIN
             USING ERRCODE = 'P0001', CONSTRAINT = 'numbers_not_available', DETAIL = taken;
     END IF;
     UPDATE numbers.inventory i SET status = 'ACTIVE' WHERE i.number = ANY (p_numbers);
-    INSERT INTO numbers.did_assignments (account_id, inventory_id, number, activated_at)
-    SELECT acct, i.id, i.number, now() FROM numbers.inventory i WHERE i.number = ANY (p_numbers);
+    INSERT INTO numbers.did_assignments (account_id, inventory_id, number, activated_at, number_rate_id,
+                                         monthly_charge, setup_charge)
+    SELECT acct, i.id, i.number, now(), c.number_rate_id, c.monthly_charge, c.setup_charge
+    FROM numbers.inventory i
+    LEFT JOIN LATERAL numbers.number_charges(acct, i.number_type, now()) AS c ON true
+    WHERE i.number = ANY (p_numbers);
     RETURN QUERY
         INSERT INTO numbers.dids (account_id, inventory_id, number, voice_enabled, e911_address_id, activated_at)
         SELECT acct, i.id, i.number, p_e911_address_id IS NOT NULL, p_e911_address_id, now()
@@ -396,9 +427,11 @@ BEGIN
     UPDATE numbers.inventory i SET status = 'ACTIVE'
     FROM numbers.port_request_numbers p
     WHERE p.port_request_id = NEW.id AND p.number = i.number;
-    INSERT INTO numbers.did_assignments (account_id, inventory_id, number, activated_at)
-    SELECT NEW.account_id, i.id, i.number, now()
+    INSERT INTO numbers.did_assignments (account_id, inventory_id, number, activated_at, number_rate_id,
+                                         monthly_charge, setup_charge)
+    SELECT NEW.account_id, i.id, i.number, now(), c.number_rate_id, c.monthly_charge, c.port_in_fee
     FROM numbers.port_request_numbers p JOIN numbers.inventory i ON i.number = p.number
+    LEFT JOIN LATERAL numbers.number_charges(NEW.account_id, i.number_type, now()) AS c ON true
     WHERE p.port_request_id = NEW.id;
     INSERT INTO numbers.dids (account_id, inventory_id, number, voice_enabled, activated_at, metadata)
     SELECT NEW.account_id, i.id, i.number, false, now(), jsonb_build_object('port_request_id', NEW.id)
@@ -420,9 +453,22 @@ CREATE TRIGGER port_requests_complete_trg
     EXECUTE FUNCTION numbers.port_requests_complete();
 
 -- ---------------------------------------------------------------------------------------------
--- Search: number digits for `contains` patterns.
+-- Search (warp.numbers.service.search_available, GET /v1/available-numbers): partial indexes on the
+-- AVAILABLE rows, each ending with the number under COLLATE "C" (E.164 is '+' and digits, so C order is
+-- numeric order and LIKE 'prefix%' is an index range): an equality filter plus ORDER BY number LIMIT n is
+-- one index range read without a sort. npa / npanxx are number prefixes. `contains` uses the trigram
+-- index when the pattern has a run of three digits. Measured in bench/numbers_search.py.
 
-CREATE INDEX inventory_available_number_idx ON numbers.inventory (number_type, number text_pattern_ops)
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX inventory_available_number_idx ON numbers.inventory (number_type, number COLLATE "C")
+    WHERE status = 'AVAILABLE';
+CREATE INDEX inventory_available_state_idx ON numbers.inventory (number_type, state, number COLLATE "C")
+    WHERE status = 'AVAILABLE';
+CREATE INDEX inventory_available_rate_center_idx ON numbers.inventory (number_type, rate_center, number COLLATE "C")
+    WHERE status = 'AVAILABLE';
+CREATE INDEX inventory_available_lata_idx ON numbers.inventory (number_type, lata, number COLLATE "C")
+    WHERE status = 'AVAILABLE';
+CREATE INDEX inventory_available_number_trgm_idx ON numbers.inventory USING gin (number gin_trgm_ops)
     WHERE status = 'AVAILABLE';
 
 ALTER FUNCTION numbers.acting_account(uuid) OWNER TO warp_owner;
@@ -435,3 +481,32 @@ ALTER FUNCTION numbers.release_did(text, interval) OWNER TO warp_owner;
 ALTER FUNCTION numbers.dids_record_e911_exemption() OWNER TO warp_owner;
 ALTER FUNCTION numbers.port_requests_complete() OWNER TO warp_owner;
 REVOKE EXECUTE ON FUNCTION numbers.lock_inventory(text[]) FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------------------------
+-- Reservation privacy: the inventory is a REFERENCE table (every tenant searches it), but who holds a
+-- reservation is the holder's business. warp_app / warp_readonly may read every column except
+-- reserved_by_account_id (column privileges; staff, as warp_staff, keep the whole table); a tenant sees
+-- its own reservations through numbers.my_reservations().
+
+REVOKE SELECT ON numbers.inventory FROM warp_app, warp_readonly;
+GRANT SELECT (id, number, number_type, status, npa, nxx, rate_center, state, lata, ocn, country, features,
+              reserved_at, reservation_expires_at, aging_expires_at, status_changed_at, metadata, created_at,
+              updated_at)
+    ON numbers.inventory TO warp_app, warp_readonly;
+
+CREATE FUNCTION numbers.my_reservations()
+    RETURNS TABLE (number varchar, account_id uuid, reserved_at timestamptz, reservation_expires_at timestamptz)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog
+AS $$
+    SELECT i.number, i.reserved_by_account_id, i.reserved_at, i.reservation_expires_at
+    FROM numbers.inventory i
+    WHERE i.status = 'RESERVED' AND i.reservation_expires_at > now()
+      AND (accounts.is_staff() OR i.reserved_by_account_id = ANY (accounts.visible_account_ids()))
+    ORDER BY i.number
+$$;
+COMMENT ON FUNCTION numbers.my_reservations() IS
+    'Live reservations held by the tenant (and its descendants; all for staff). The only way a tenant reads '
+    'numbers.inventory.reserved_by_account_id, which is not granted to warp_app/warp_readonly.';
+ALTER FUNCTION numbers.my_reservations() OWNER TO warp_owner;
+ALTER FUNCTION numbers.number_charges(uuid, text, timestamptz) OWNER TO warp_owner;
