@@ -8,6 +8,7 @@ from warp.api.routes import (
     accounts,
     api_keys,
     auth,
+    cdrs,
     me,
     messages,
     numbers,
@@ -28,4 +29,5 @@ ROUTERS: list[APIRouter] = [
     messages.router,
     tendlc.router,
     vendor_callbacks.router,
+    cdrs.router,
 ]
