@@ -107,7 +107,11 @@ async def _warp_error(request: Request, exc: Exception) -> JSONResponse:
         headers = {"WWW-Authenticate": 'Bearer realm="warp"'}
     if status >= 500:
         log.error("domain error %s answered %s: %s", exc.code, status, exc.message)
-    return problem(status, exc.code, exc.message, request=request, headers=headers)
+    extra: dict[str, Any] = {}
+    fields = getattr(exc, "field_errors", None)  # e.g. an E911 address: [{"field": ..., "message": ...}]
+    if isinstance(fields, list):
+        extra["errors"] = fields
+    return problem(status, exc.code, exc.message, request=request, headers=headers, **extra)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

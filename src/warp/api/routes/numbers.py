@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from warp.api.deps import Tx, require
 from warp.api.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page, decode_cursor, page
-from warp.numbers import porting, service
-from warp.numbers.errors import NumbersForbidden
-from warp.numbers.service import AvailableNumber, Did, Reservation, SearchFilter
+from warp.numbers import e911, porting, service
+from warp.numbers.errors import InvalidNumber, NumbersForbidden
+from warp.numbers.service import AvailableNumber, Did, HeldReservation, Reservation, SearchFilter
 
 router = APIRouter(tags=["numbers"])
 
@@ -86,11 +86,15 @@ def create_reservation(body: ReservationIn, tx: Tx = require("numbers:write")) -
     if body.numbers:
         return service.reserve(tx.conn, body.numbers, ttl=ttl, account_id=account)
     if body.filter is None or body.quantity is None:
-        from warp.numbers.errors import InvalidNumber
-
         raise InvalidNumber("numbers: give numbers, or a filter and a quantity")
     f = SearchFilter(**body.filter.model_dump())
     return service.reserve_matching(tx.conn, f, body.quantity, ttl=ttl, account_id=account)
+
+
+@router.get("/v1/number-reservations")
+def list_reservations(tx: Tx = require("numbers:read")) -> list[HeldReservation]:
+    """Live reservations of the caller's account(s) (never another tenant's)."""
+    return service.list_reservations(tx.conn)
 
 
 class OrderIn(BaseModel):
@@ -158,9 +162,19 @@ def update_did(number: NumberPath, body: DidPatch, tx: Tx = require("numbers:wri
 
 
 @router.delete("/v1/dids/{number}", status_code=204)
-def release_did(number: NumberPath, tx: Tx = require("numbers:write")) -> Response:
-    """Release a DID: disconnected now, its number ages 90 days before resale."""
-    service.release(tx.conn, number)
+def release_did(
+    number: NumberPath,
+    aging_days: Annotated[int | None, Query(ge=0, le=365)] = None,
+    tx: Tx = require("numbers:write"),
+) -> Response:
+    """Release a DID: disconnected now, its number ages 90 days before resale.
+
+    `aging_days` (staff only) sets another aging period, e.g. 0 to make a number sellable at once.
+    """
+    if aging_days is not None and not tx.principal.is_staff:
+        raise NumbersForbidden("aging_days: only staff may change the aging period")
+    aging = timedelta(days=90 if aging_days is None else aging_days)
+    service.release(tx.conn, number, aging=aging)
     return Response(status_code=204)
 
 
@@ -220,3 +234,67 @@ def port_action(
 ) -> porting.PortRequest:
     """Submit or cancel a port request (FOC, completion and rejection are staff-only)."""
     return porting.transition(tx.conn, request_id, action)
+
+
+class PortStaffAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    foc_date: date | None = None
+    rejection_code: str | None = Field(default=None, min_length=1, max_length=32)
+    rejection_reason: str | None = Field(default=None, max_length=2000)
+
+
+@router.post("/v1/admin/port-requests/{request_id}/actions/{action}")
+def admin_port_action(
+    request_id: uuid.UUID,
+    action: Annotated[str, Path(pattern=r"^(foc|complete|reject)$")],
+    body: PortStaffAction | None = None,
+    tx: Tx = require("staff:write"),
+) -> porting.PortRequest:
+    """Staff: record the FOC (`foc_date`), complete (numbers become the account's DIDs) or reject
+    (`rejection_code`, `rejection_reason`) a port request of any account."""
+    if not tx.principal.is_staff:
+        raise NumbersForbidden("port request: FOC, completion and rejection are staff-only")
+    b = body or PortStaffAction()
+    return porting.transition(
+        tx.conn,
+        request_id,
+        action,
+        foc_date=b.foc_date,
+        rejection_code=b.rejection_code,
+        rejection_reason=b.rejection_reason,
+    )
+
+
+class AddressBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    caller_name: str = Field(max_length=200)
+    street: str = Field(max_length=400)
+    unit: str | None = Field(default=None, max_length=100)
+    city: str = Field(max_length=200)
+    state_code: str = Field(max_length=10)
+    postal_code: str = Field(max_length=20)
+    country: str = Field(default="US", max_length=10)
+
+
+@router.post("/v1/e911-addresses", status_code=201)
+def create_e911_address(body: AddressBody, tx: Tx = require("numbers:write")) -> e911.E911Address:
+    """Validate and store an E911 address for the caller's account (422 lists each bad field in `errors`)."""
+    address = e911.AddressIn(**body.model_dump())
+    return e911.create_address(tx.conn, _tenant(tx), address)
+
+
+@router.get("/v1/e911-addresses")
+def list_e911_addresses(
+    limit: LimitParam = DEFAULT_LIMIT, cursor: CursorParam = None, tx: Tx = require("numbers:read")
+) -> Page[e911.E911Address]:
+    """E911 addresses of the caller's account(s), oldest first."""
+    rows = e911.list_addresses(tx.conn, limit=limit + 1, after=decode_cursor(cursor))
+    return page(rows, limit, lambda r: r)
+
+
+@router.get("/v1/e911-addresses/{address_id}")
+def get_e911_address(address_id: uuid.UUID, tx: Tx = require("numbers:read")) -> e911.E911Address:
+    """One E911 address (404 for another tenant's)."""
+    return e911.get_address(tx.conn, address_id)
