@@ -6,6 +6,7 @@ through the SECURITY DEFINER functions of migration 0014 (tenants may read the i
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ NUMBER_TYPES = ("DID", "TOLL_FREE", "SHORT_CODE")
 FEATURES = ("VOICE", "SMS", "MMS", "FAX", "E911")
 E164_RE = re.compile(r"^\+[1-9][0-9]{1,14}$")
 CONTAINS_RE = re.compile(r"^[0-9*]{1,15}$")
+TRIGRAM_RUN_RE = re.compile(r"[0-9]{3}")
 
 
 @contextmanager
@@ -112,11 +114,18 @@ def search_available(
     if f.features:
         where.append(sql.SQL("features @> %(features)s::text[]"))
         params["features"] = list(f.features)
+    # With a run of 3+ digits the trigram index finds the few matches in a few ms, but the planner's
+    # estimate for LIKE '%digits%' is often far too high and it walks the ordered index instead,
+    # filtering tens of thousands of rows. Ordering by an expression no index provides leaves it the
+    # trigram bitmap (then a top-N sort of the matches). Without such a run, the ordered scan stays.
+    order = sql.SQL('number COLLATE "C"')
+    if f.contains and TRIGRAM_RUN_RE.search(f.contains):
+        order = sql.SQL("(number || '') COLLATE \"C\"")
     query = sql.SQL(
         "SELECT number, number_type, npa, nxx, rate_center, state, lata, features, "
         "(SELECT t.resp_org_id FROM numbers.toll_free t WHERE t.inventory_id = inventory.id) AS resp_org_id "
-        'FROM numbers.inventory WHERE {} ORDER BY number_type, number COLLATE "C" LIMIT %(limit)s'
-    ).format(sql.SQL(" AND ").join(where))
+        "FROM numbers.inventory WHERE {} ORDER BY number_type, {} LIMIT %(limit)s"
+    ).format(sql.SQL(" AND ").join(where), order)
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(query, params)
         return [AvailableNumber(**r) for r in cur.fetchall()]
@@ -181,13 +190,21 @@ def reserve_matching(
     *,
     ttl: timedelta = timedelta(minutes=15),
     account_id: UUID | None = None,
-    attempts: int = 3,
+    attempts: int = 5,
 ) -> list[Reservation]:
-    """Reserve ``quantity`` available numbers matching ``f`` (retrying when a racer took some)."""
-    for _ in range(attempts):
-        found = [n.number for n in search_available(conn, f, quantity)]
-        if len(found) < quantity:
-            raise NumbersNotAvailable(f"quantity: only {len(found)} numbers match the filter")
+    """Reserve ``quantity`` available numbers matching ``f`` (retrying when a racer took some).
+
+    The first attempt takes the first matching numbers in order; after a collision, racers would all
+    collide again on the same first numbers, so a retry samples ``quantity`` at random from the first
+    ``10 x quantity`` matches (measured in bench/numbers_search.py).
+    """
+    rng = random.SystemRandom()
+    for attempt in range(attempts):
+        window = quantity if attempt == 0 else min(quantity * 10, 1000)
+        matches = [n.number for n in search_available(conn, f, window)]
+        if len(matches) < quantity:
+            raise NumbersNotAvailable(f"quantity: only {len(matches)} numbers match the filter")
+        found = matches if attempt == 0 else sorted(rng.sample(matches, quantity))
         try:
             with conn.transaction():
                 return reserve(conn, found, ttl=ttl, account_id=account_id)
