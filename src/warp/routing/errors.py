@@ -33,8 +33,15 @@ class AclNotFound(NotFound):
     code = "trunk-acl-not-found"
 
 
+class AccountNotFound(NotFound):
+    """The account is not visible to the transaction (another tenant's account is simply not found)."""
+
+    code = "routing-account-not-found"
+
+
 class Duplicate(RoutingError):
     code = "routing-duplicate"
+    http_status = 409
 
 
 class InvalidRouting(RoutingError):
@@ -45,6 +52,7 @@ class AclOverlap(RoutingError):
     """The network overlaps an ACL entry of another account."""
 
     code = "trunk-acl-overlap"
+    http_status = 409
 
 
 class RateImportError(RoutingError):

@@ -23,6 +23,7 @@ from psycopg import sql
 from psycopg.rows import class_row, dict_row
 
 from warp.routing.errors import (
+    AccountNotFound,
     AclNotFound,
     AclOverlap,
     CarrierNotFound,
@@ -51,6 +52,8 @@ _DUPLICATES = {
     "partition_carrier_trunks_partition_id_carrier_trunk_id_key": "carrier_trunks: listed twice",
 }
 
+_MISSING = {"trunks_account_id_fkey": "account_id: no such account"}
+
 
 @contextmanager
 def _mapped_errors() -> Iterator[None]:
@@ -72,7 +75,8 @@ def _mapped_errors() -> Iterator[None]:
         fld = name.removeprefix(f"{table}_").removesuffix("_check") if table else name
         raise InvalidRouting(f"{fld or 'value'}: invalid value ({exc.diag.message_primary})") from exc
     except psycopg.errors.ForeignKeyViolation as exc:
-        raise InvalidRouting(f"{exc.diag.constraint_name}: refers to a missing row") from exc
+        name = exc.diag.constraint_name or ""
+        raise InvalidRouting(_MISSING.get(name, f"{name}: refers to a missing row")) from exc
 
 
 # --- carriers ----------------------------------------------------------------------------------
@@ -446,6 +450,29 @@ def list_trunks(conn: psycopg.Connection[Any], account_id: UUID | None = None) -
     return cur.execute(_TRUNK_SELECT + " WHERE account_id = %s ORDER BY name, id", (account_id,)).fetchall()
 
 
+def list_trunks_page(
+    conn: psycopg.Connection[Any],
+    *,
+    limit: int,
+    after: tuple[datetime, UUID] | None = None,
+    account_id: UUID | None = None,
+) -> list[Trunk]:
+    """Up to ``limit`` trunks visible to the transaction, oldest first, after the (created_at, id) key."""
+    where = [sql.SQL("true")]
+    params: list[Any] = []
+    if account_id is not None:
+        where.append(sql.SQL("account_id = %s"))
+        params.append(account_id)
+    if after is not None:
+        where.append(sql.SQL("(created_at, id) > (%s, %s)"))
+        params.extend(after)
+    stmt = sql.SQL(_TRUNK_SELECT) + sql.SQL(" WHERE {} ORDER BY created_at, id LIMIT %s").format(
+        sql.SQL(" AND ").join(where)
+    )
+    cur = conn.cursor(row_factory=class_row(Trunk))
+    return cur.execute(stmt, [*params, limit]).fetchall()
+
+
 _UPDATABLE = {
     "name",
     "description",
@@ -544,8 +571,26 @@ def list_acl(conn: psycopg.Connection[Any], trunk_id: UUID) -> list[AclEntry]:
     ).fetchall()
 
 
+def list_acl_page(
+    conn: psycopg.Connection[Any], trunk_id: UUID, *, limit: int, after: tuple[datetime, UUID] | None = None
+) -> list[AclEntry]:
+    """Up to ``limit`` ACL entries of the trunk, oldest first, after the (created_at, id) key."""
+    get_trunk(conn, trunk_id)
+    cur = conn.cursor(row_factory=class_row(AclEntry))
+    if after is None:
+        after_sql, params = "", [trunk_id, limit]
+    else:
+        after_sql, params = " AND (created_at, id) > (%s, %s)", [trunk_id, *after, limit]
+    return cur.execute(
+        "SELECT id, trunk_id, network::text AS network, description, created_at FROM routing.trunk_acl "
+        f"WHERE trunk_id = %s{after_sql} ORDER BY created_at, id LIMIT %s",
+        params,
+    ).fetchall()
+
+
 def remove_acl(conn: psycopg.Connection[Any], trunk_id: UUID, network: str) -> None:
     """Remove ``network`` from the trunk's ACL."""
+    get_trunk(conn, trunk_id)
     cur = conn.execute(
         "DELETE FROM routing.trunk_acl WHERE trunk_id = %s AND network = %s::inet",
         (trunk_id, _network(network)),
@@ -676,7 +721,7 @@ def lcr(
     except psycopg.errors.InvalidParameterValue as exc:
         raise InvalidRouting(f"destination: {exc.diag.message_primary}") from exc
     except psycopg.errors.InsufficientPrivilege as exc:
-        raise InvalidRouting(f"account: {exc.diag.message_primary}") from exc
+        raise AccountNotFound(f"account_id: no account {account_id}") from exc
     names = LcrRow.__dataclass_fields__
     judged = [LcrRow(**{k: r[k] for k in names}) for r in rows]
     first = rows[0] if rows else {}

@@ -12,6 +12,7 @@ from warp.api.routes import (
     me,
     messages,
     numbers,
+    routing,
     system,
     tendlc,
     users,
@@ -30,4 +31,5 @@ ROUTERS: list[APIRouter] = [
     tendlc.router,
     vendor_callbacks.router,
     cdrs.router,
+    routing.router,
 ]
