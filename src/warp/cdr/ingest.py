@@ -45,6 +45,8 @@ KNOWN = (*REQUIRED, *OPTIONAL)
 STAGE = "cdr_ingest_stage"
 MAX_REPORTED = 1000
 _NAME_RE = r"^[a-z_][a-z0-9_]{0,62}$"
+_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_IPV4 = f"^({_OCTET}\\.){{3}}{_OCTET}$"
 
 Progress = Callable[[int, int], None]
 
@@ -171,8 +173,10 @@ def _identify_sources(conn: psycopg.Connection[Any]) -> list[str]:
     for stmt in _IPS_SQL.strip().split(";\n"):
         if stmt.strip():
             conn.execute(stmt)
+    # Dotted-quad IPv4 is validated set-based; anything else (IPv6, garbage) is tried one by one.
+    conn.execute("UPDATE cdr_ingest_ips SET ip = src::inet WHERE src ~ %s", (_IPV4,))
     bad: list[str] = []
-    for row in conn.execute("SELECT src FROM cdr_ingest_ips").fetchall():
+    for row in conn.execute("SELECT src FROM cdr_ingest_ips WHERE ip IS NULL").fetchall():
         src = str(row[0] if not isinstance(row, dict) else row["src"])
         try:
             with conn.transaction():

@@ -98,6 +98,11 @@ LEFT JOIN billing.account_rate_plans arp ON arp.account_id = w.account_id
      AND arp.effective_at <= w.start_time AND (arp.expires_at IS NULL OR arp.expires_at > w.start_time)
 """
 
+# Prefix lengths in use (computed once per run; a plan or deck changed mid-run is covered by the
+# next run, as rating reads them at the same time).
+_CUSTOMER_LENGTHS_ALL = "SELECT coalesce(array_agg(DISTINCT length(prefix)), '{}') FROM billing.voice_rates"
+_VENDOR_LENGTHS_ALL = "SELECT coalesce(array_agg(DISTINCT length(prefix)), '{}') FROM routing.rate_deck"
+
 _CUSTOMER_LENGTHS = """
 SELECT coalesce(array_agg(DISTINCT length(v.prefix)), '{}') FROM billing.voice_rates v
 WHERE v.rate_plan_id IN (SELECT DISTINCT plan_id FROM cdr_enr WHERE plan_id IS NOT NULL)
@@ -305,8 +310,17 @@ def _drop_temps(conn: psycopg.Connection[Any]) -> None:
     conn.execute("DROP TABLE IF EXISTS cdr_work, cdr_enr, cdr_cust, cdr_vend, cdr_rated")
 
 
-def _rate_work(conn: psycopg.Connection[Any], provider: LrnProvider | None, result: RatingResult) -> None:
-    """cdr_work -> cdr_rated (enriched + rated), and the summary counts added to ``result``."""
+def _rate_work(
+    conn: psycopg.Connection[Any],
+    provider: LrnProvider | None,
+    result: RatingResult,
+    lengths: dict[str, Any] | None = None,
+) -> None:
+    """cdr_work -> cdr_rated (enriched + rated), and the summary counts added to ``result``.
+
+    ``lengths`` caches the prefix lengths present in the plans/decks across windows of one run.
+    """
+    lengths = {} if lengths is None else lengths
     conn.execute("ANALYZE cdr_work")
     if provider is not None:
         numbers = [
@@ -315,10 +329,11 @@ def _rate_work(conn: psycopg.Connection[Any], provider: LrnProvider | None, resu
         resolve_lrns(conn, numbers, provider)
     conn.execute(_ENRICH)
     conn.execute("ANALYZE cdr_enr")
-    lengths = _v(conn.execute(_CUSTOMER_LENGTHS).fetchone(), 0)
-    conn.execute(_CUSTOMER_RATES, {"lengths": lengths})
-    lengths = _v(conn.execute(_VENDOR_LENGTHS).fetchone(), 0)
-    conn.execute(_VENDOR_RATES, {"lengths": lengths})
+    if "customer" not in lengths:
+        lengths["customer"] = _v(conn.execute(_CUSTOMER_LENGTHS_ALL).fetchone(), 0)
+        lengths["vendor"] = _v(conn.execute(_VENDOR_LENGTHS_ALL).fetchone(), 0)
+    conn.execute(_CUSTOMER_RATES, {"lengths": lengths["customer"]})
+    conn.execute(_VENDOR_RATES, {"lengths": lengths["vendor"]})
     conn.execute("ANALYZE cdr_cust; ANALYZE cdr_vend")
     conn.execute(_RATED)
     row = conn.execute(_SUMMARY).fetchone()
@@ -336,11 +351,16 @@ def process(
     conn: psycopg.Connection[Any],
     *,
     since: datetime | None = None,
-    window: timedelta = timedelta(days=1),
+    window: timedelta | None = None,
+    batch: int = 250_000,
     provider: LrnProvider | None = None,
     progress: Progress | None = None,
 ) -> RatingResult:
-    """Enrich and rate every pending CDR (no enriched row yet) starting at or after ``since``."""
+    """Enrich and rate every pending CDR (no enriched row yet) starting at or after ``since``.
+
+    Works in start-time windows of ``window`` (default: the span split so that a window holds about
+    ``batch`` CDRs).
+    """
     started = time.monotonic()
     result = RatingResult(revenue=0, cost=0, prepaid_debited=0)
     row = conn.execute(_PENDING_WINDOW, {"since": since or datetime(1970, 1, 1, tzinfo=UTC)}).fetchone()
@@ -349,12 +369,16 @@ def process(
         result.seconds = time.monotonic() - started
         return result
     conn.execute("SET LOCAL work_mem = '256MB'")
+    if window is None:
+        steps = max(1, -(-total // batch))
+        window = max((last - first) / steps, timedelta(seconds=1)) + timedelta(microseconds=1)
+    lengths: dict[str, Any] = {}
     lo = first
     while lo <= last:
         hi = lo + window
         _drop_temps(conn)
         conn.execute(_WORK_PENDING, {"from": lo, "to": hi})
-        _rate_work(conn, provider, result)
+        _rate_work(conn, provider, result, lengths)
         conn.execute(_LOCK_PREPAID)
         row = conn.execute(_INSERT).fetchone()
         result.prepaid_debited += _v(row, 1)

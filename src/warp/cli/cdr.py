@@ -90,7 +90,9 @@ def import_cmd(
 @app.command()
 def process(
     since: str | None = typer.Option(None, "--since", help="Only CDRs starting at/after this date(-time)."),
-    window_hours: int = typer.Option(24, "--window-hours", help="CDRs per step, by start time."),
+    window_hours: int | None = typer.Option(
+        None, "--window-hours", help="Hours of CDRs per step (default: ~250k CDRs per step)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Enrich and rate every pending CDR (set-based), debiting prepaid accounts."""
@@ -110,7 +112,7 @@ def process(
         result = rating.process(
             conn,
             since=start,
-            window=timedelta(hours=window_hours),
+            window=timedelta(hours=window_hours) if window_hours else None,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     data = result.as_dict()

@@ -1,0 +1,191 @@
+"""CDR ingest throughput: Kamailio CSV -> cdr.raw_cdr end to end, against a bare COPY of the same rows.
+
+Builds a scratch database (migrated schema, 200 customer trunks with /24 ACLs, one carrier trunk),
+writes N Kamailio-format CDRs to a CSV file (this month, 2% from unknown addresses; each customer
+sends from 4 addresses, 801 distinct source addresses in all), then:
+  bare COPY    the same rows, already typed, COPY'd straight into cdr.raw_cdr (same partitions and
+               indexes, no validation, no dedup, no trunk identification)
+  end to end   warp.cdr.ingest.import_file: COPY to staging, validation of every line, trunk
+               identification per source address, number normalisation, one INSERT ... ON CONFLICT
+  re-import    the same file again (every row a duplicate)
+Prints a table. Usage:
+
+    .venv/bin/python bench/cdr_ingest.py [--rows 1000000]
+
+Uses WARP_DATABASE_URL's server, else the embedded cluster under $WARP_HOME.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import random
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from rich.console import Console
+from rich.table import Table
+
+from warp.cdr.ingest import import_file
+from warp.db import tenant
+from warp.db.connection import database_url
+from warp.db.migrate import migrate
+
+HEADER = [
+    "start_time",
+    "end_time",
+    "duration",
+    "callid",
+    "src_ip",
+    "from_user",
+    "ruri_user",
+    "sip_code",
+    "sip_reason",
+    "carrier_trunk",
+    "pdd_ms",
+]
+
+
+def scratch_db(base_url: str, name: str) -> str:
+    params = conninfo_to_dict(base_url)
+    admin = make_conninfo(**{**params, "dbname": "postgres"})
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return make_conninfo(**{**params, "dbname": name})
+
+
+def setup(url: str) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO accounts.accounts (ban, name) SELECT 'B' || g, 'Account ' || g FROM generate_series(1, 200) g"
+        )
+        conn.execute(
+            "INSERT INTO routing.trunks (account_id, name, auth_type) SELECT id, 'trunk-' || ban, 'IP_ACL' "
+            "FROM accounts.accounts WHERE ban LIKE 'B%'"
+        )
+        conn.execute(
+            "INSERT INTO routing.trunk_acl (trunk_id, account_id, network) "
+            "SELECT t.id, t.account_id, ('10.' || (n / 256) || '.' || (n % 256) || '.0/24')::inet "
+            "FROM (SELECT id, account_id, row_number() OVER (ORDER BY name) AS n FROM routing.trunks) t"
+        )
+        conn.execute("INSERT INTO routing.carriers (name) VALUES ('alpha')")
+        conn.execute(
+            "INSERT INTO routing.carrier_trunks (carrier_id, name, host) SELECT id, 'alpha-1', 'sip.alpha' FROM routing.carriers"
+        )
+
+
+def write_cdrs(path: Path, n: int, month: datetime) -> tuple[Path, bytes]:
+    """The Kamailio CSV file, and the same rows typed for a bare COPY into cdr.raw_cdr."""
+    rnd = random.Random(7)
+    raw = io.StringIO()
+    typed = io.StringIO()
+    w, t = csv.writer(raw, lineterminator="\n"), csv.writer(typed, lineterminator="\n")
+    w.writerow(HEADER)
+    seconds = 27 * 86400
+    for i in range(n):
+        start = month + timedelta(seconds=i * seconds // n)
+        answered = rnd.random() < 0.7
+        dur = f"{rnd.randint(1, 900)}.{rnd.randint(0, 999):03d}" if answered else "0"
+        t_end = start + timedelta(seconds=float(dur))
+        n_trunk = rnd.randint(1, 200)
+        ip = (
+            f"10.{n_trunk // 256}.{n_trunk % 256}.{rnd.randint(1, 254)}"
+            if rnd.random() > 0.02
+            else "192.0.2.9"
+        )
+        ani = f"+1{rnd.randint(201, 989)}{rnd.randint(200, 999)}{rnd.randint(0, 9999):04d}"
+        dnis = f"1{rnd.randint(201, 989)}{rnd.randint(200, 999)}{rnd.randint(0, 9999):04d}"
+        st, en = start.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], t_end.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        code = "200" if answered else "486"
+        w.writerow(
+            [
+                st,
+                en,
+                dur,
+                f"{i:x}-{rnd.getrandbits(48):x}@sbc",
+                ip,
+                f"sip:{ani}@{ip}",
+                dnis,
+                code,
+                "OK" if answered else "Busy Here",
+                "alpha-1",
+                rnd.randint(100, 4000),
+            ]
+        )
+        t.writerow(
+            [
+                st + "+00",
+                en + "+00",
+                dur,
+                f"{i:x}-x@sbc",
+                ip,
+                f"sip:{ani}@{ip}",
+                dnis,
+                ani,
+                "+" + dnis,
+                code,
+                "KAMAILIO_CSV",
+            ]
+        )
+    path.write_text(raw.getvalue())
+    return path, typed.getvalue().encode()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    console = Console()
+    url = scratch_db(database_url(), "warp_bench_cdr_ingest")
+    migrate(url)
+    setup(url)
+    month = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.monotonic()
+        path, typed = write_cdrs(Path(tmp) / "acc_cdrs.csv", args.rows, month)
+        console.print(
+            f"generated {args.rows:,} CDRs ({path.stat().st_size / 1e6:.0f} MB) in {time.monotonic() - t0:.1f} s"
+        )
+        rows = []
+        with psycopg.connect(url) as conn:
+            conn.execute("CHECKPOINT")
+            t0 = time.monotonic()
+            with conn.cursor().copy(
+                "COPY cdr.raw_cdr (start_time, end_time, duration, call_id, source_ip, raw_ani, raw_dnis, ani, dnis, "
+                "sip_code, ingest_source) FROM STDIN (FORMAT csv)"
+            ) as cp:
+                for i in range(0, len(typed), 1 << 20):
+                    cp.write(typed[i : i + (1 << 20)])
+            conn.commit()
+            bare = time.monotonic() - t0
+            rows.append(("bare COPY into cdr.raw_cdr", args.rows, args.rows, 0, bare))
+            conn.execute("TRUNCATE cdr.raw_cdr CASCADE")
+            conn.commit()
+            conn.execute("CHECKPOINT")
+            conn.commit()
+            for label in ("end to end (warp cdr import)", "re-import (all duplicates)"):
+                t0 = time.monotonic()
+                with tenant.transaction(conn, tenant.Context(staff=True, actor_type="SYSTEM")):
+                    result = import_file(conn, path)
+                rows.append((label, result.rows, result.inserted, result.duplicates, time.monotonic() - t0))
+    table = Table(title=f"CDR ingest, {args.rows:,} Kamailio CDRs")
+    for col in ("path", "rows", "inserted", "duplicates", "seconds", "CDRs/s", "vs bare COPY"):
+        table.add_column(col, justify="left" if col == "path" else "right")
+    for label, n, ins, dup, secs in rows:
+        table.add_row(
+            label, f"{n:,}", f"{ins:,}", f"{dup:,}", f"{secs:.2f}", f"{n / secs:,.0f}", f"{bare / secs:.2f}"
+        )
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
