@@ -12,6 +12,7 @@ from warp.cli import carriers as carriers_cli
 from warp.cli import cdr as cdr_cli
 from warp.cli import lcr as lcr_cli
 from warp.cli import partitions as partitions_cli
+from warp.cli import providers as providers_cli
 from warp.cli import rates as rates_cli
 from warp.cli import trunks as trunks_cli
 from warp.cli.output import err_console
@@ -38,6 +39,7 @@ app.add_typer(cdr_cli.lrn_app, name="lrn")
 app.add_typer(cdr_cli.vendor_app, name="vendor-cdr")
 app.add_typer(cdr_cli.maintenance_app, name="maintenance")
 app.command("reconcile")(cdr_cli.reconcile_cmd)
+app.add_typer(providers_cli.app, name="providers")
 
 
 @app.command()

@@ -1,0 +1,1 @@
+"""Vendor management: provider plugins and their failover, carrier performance metrics and SLAs."""

@@ -1,0 +1,48 @@
+"""Errors of the vendor management domain."""
+
+from __future__ import annotations
+
+from warp.errors import WarpError
+
+
+class InvalidProviderConfig(WarpError):
+    """A service provider's configuration does not match its plugin's schema."""
+
+    code = "invalid-provider-config"
+
+
+class UnknownProviderType(WarpError):
+    """No plugin is registered (entry point group ``warp.providers``) under that provider type."""
+
+    code = "invalid-provider-type"
+
+
+class ProviderNotFound(WarpError):
+    """No service provider with that name."""
+
+    code = "provider-not-found"
+
+
+class DuplicateProvider(WarpError):
+    """A service provider with that name exists already."""
+
+    code = "duplicate-provider"
+
+
+class SecretUnavailable(WarpError):
+    """A secret reference cannot be resolved (unset variable, unreadable file, unknown secret)."""
+
+    code = "secret-unavailable"
+
+
+class ProviderFailure(WarpError):
+    """A provider call failed (network, vendor error, misconfiguration); failover moves on."""
+
+    code = "provider-failure"
+
+
+class NoProviderAvailable(WarpError):
+    """Every enabled provider of a capability failed, or none is configured."""
+
+    code = "no-provider-available"
+    http_status = 503
