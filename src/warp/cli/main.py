@@ -15,6 +15,7 @@ from warp.cli import partitions as partitions_cli
 from warp.cli import providers as providers_cli
 from warp.cli import rates as rates_cli
 from warp.cli import trunks as trunks_cli
+from warp.cli import vendors as vendors_cli
 from warp.cli.output import err_console
 from warp.errors import WarpError
 
@@ -40,6 +41,7 @@ app.add_typer(cdr_cli.vendor_app, name="vendor-cdr")
 app.add_typer(cdr_cli.maintenance_app, name="maintenance")
 app.command("reconcile")(cdr_cli.reconcile_cmd)
 app.add_typer(providers_cli.app, name="providers")
+app.add_typer(vendors_cli.app, name="vendors")
 
 
 @app.command()
