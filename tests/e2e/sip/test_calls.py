@@ -12,108 +12,32 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import psycopg
 import pytest
 from psycopg.rows import dict_row
-from sip_harness import Kamailio, UacResult, Uas, WarpDb, ensure_tools, free_port, run_uac
+from sip_harness import (
+    CHEAP_RATE,
+    CUSTOMER_FEE,
+    CUSTOMER_RATE,
+    DNIS,
+    GLOBEX_MAX_CALLS,
+    PRICEY_RATE,
+    Kamailio,
+    UacResult,
+    Uas,
+    WarpDb,
+    build_world,
+    ensure_tools,
+    free_port,
+    one,
+    run_uac,
+)
 
 from warp.workers import cdr as cdr_worker
-
-DNIS = "+442079460123"  # a UK number: INTERNATIONAL, rated on the '44' prefixes below
-CUSTOMER_RATE = Decimal("0.050000")  # per minute, 6/6 increments, 0.01 connection fee
-CUSTOMER_FEE = Decimal("0.010000")
-CHEAP_RATE = Decimal("0.010000")  # per minute, 1/1
-PRICEY_RATE = Decimal("0.020000")  # per minute, 6/6
-GLOBEX_MAX_CALLS = 5
-
-
-@dataclass
-class World:
-    acme: UUID
-    globex: UUID
-    acme_trunk: UUID
-    globex_trunk: UUID
-    cheap: UUID
-    pricey: UUID
-
-
-def _one(conn: psycopg.Connection[Any], query: str, params: Any = None) -> Any:
-    row = conn.execute(query, params).fetchone()
-    assert row is not None
-    return row[0]
-
-
-def build_world(conn: psycopg.Connection[Any], cheap_port: int, pricey_port: int) -> World:
-    """Two customers with IP trunks and a rate plan, two carriers (one cheaper) in the default partition."""
-    accounts = {}
-    trunks = {}
-    for ban, net, max_cc in (("ACME", "127.0.0.1/32", 500), ("GLOBEX", "127.0.0.2/32", GLOBEX_MAX_CALLS)):
-        acct = _one(
-            conn, "INSERT INTO accounts.accounts (ban, name) VALUES (%s, %s) RETURNING id", (ban, ban.title())
-        )
-        trunk = _one(
-            conn,
-            "INSERT INTO routing.trunks (account_id, name, auth_type, max_concurrent_calls, max_calls_per_second) "
-            "VALUES (%s, %s, 'IP_ACL', %s, 200) RETURNING id",
-            (acct, f"{ban.lower()}-main", max_cc),
-        )
-        conn.execute(
-            "INSERT INTO routing.trunk_acl (trunk_id, account_id, network) VALUES (%s, %s, %s)",
-            (trunk, acct, net),
-        )
-        accounts[ban], trunks[ban] = acct, trunk
-    partition = _one(
-        conn,
-        "INSERT INTO routing.partitions (name, strategy, is_default) VALUES ('default', 'LCR', true) RETURNING id",
-    )
-    carrier_trunks = {}
-    for name, port, rate, inc in (
-        ("cheap", cheap_port, CHEAP_RATE, 1),
-        ("pricey", pricey_port, PRICEY_RATE, 6),
-    ):
-        carrier = _one(conn, "INSERT INTO routing.carriers (name) VALUES (%s) RETURNING id", (f"{name}co",))
-        ct = _one(
-            conn,
-            "INSERT INTO routing.carrier_trunks (carrier_id, name, host, port) VALUES (%s, %s, '127.0.0.1', %s) "
-            "RETURNING id",
-            (carrier, f"{name}-1", port),
-        )
-        conn.execute(
-            "INSERT INTO routing.partition_carrier_trunks (partition_id, carrier_trunk_id) VALUES (%s, %s)",
-            (partition, ct),
-        )
-        conn.execute(
-            "INSERT INTO routing.rate_deck (carrier_trunk_id, prefix, rate, initial_increment, subsequent_increment, "
-            "effective_date) VALUES (%s, '44', %s, %s, %s, '2020-01-01'), (%s, '1', 0.5, 1, 1, '2020-01-01')",
-            (ct, rate, inc, inc, ct),
-        )
-        carrier_trunks[name] = ct
-    plan = _one(conn, "INSERT INTO billing.rate_plans (name) VALUES ('wholesale') RETURNING id")
-    conn.execute(
-        "INSERT INTO billing.voice_rates (rate_plan_id, prefix, rate, connection_fee, initial_increment, "
-        "subsequent_increment, effective_date) VALUES (%s, '44', %s, %s, 6, 6, '2020-01-01')",
-        (plan, CUSTOMER_RATE, CUSTOMER_FEE),
-    )
-    for acct in accounts.values():
-        conn.execute(
-            "INSERT INTO billing.account_rate_plans (account_id, rate_plan_id, effective_at) "
-            "VALUES (%s, %s, '2020-01-01')",
-            (acct, plan),
-        )
-    return World(
-        accounts["ACME"],
-        accounts["GLOBEX"],
-        trunks["ACME"],
-        trunks["GLOBEX"],
-        carrier_trunks["cheap"],
-        carrier_trunks["pricey"],
-    )
 
 
 def charge(
@@ -142,7 +66,7 @@ def _wait_for_acc_rows(conn: psycopg.Connection[Any], expected: int, timeout_s: 
     deadline = time.monotonic() + timeout_s
     n = 0
     while time.monotonic() < deadline:
-        n = int(_one(conn, "SELECT count(*) FROM kamailio.acc_cdrs"))
+        n = int(one(conn, "SELECT count(*) FROM kamailio.acc_cdrs"))
         if n >= expected:
             return n
         time.sleep(0.2)
