@@ -9,6 +9,7 @@ import typer
 
 from warp.cli import accounts, api_keys, db, numbers
 from warp.cli import carriers as carriers_cli
+from warp.cli import compliance as compliance_cli
 from warp.cli import cdr as cdr_cli
 from warp.cli import lcr as lcr_cli
 from warp.cli import partitions as partitions_cli
@@ -42,6 +43,7 @@ app.add_typer(cdr_cli.maintenance_app, name="maintenance")
 app.command("reconcile")(cdr_cli.reconcile_cmd)
 app.add_typer(providers_cli.app, name="providers")
 app.add_typer(vendors_cli.app, name="vendors")
+app.add_typer(compliance_cli.app, name="compliance")
 
 
 @app.command()

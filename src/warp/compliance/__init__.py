@@ -1,0 +1,1 @@
+"""Compliance: STIR/SHAKEN certificate expiry, security incidents, retention, the compliance report."""
