@@ -141,6 +141,7 @@ def main() -> None:
             clean = failed == 0 and result.returncode == 0
             if not clean:
                 console.print(f"rate {rate}: {failed} calls not answered, sipp exit {result.returncode}")
+                console.print(f"rejected: {result.rejected}\nsipp errors (tail):\n{result.errors[-1500:]}")
                 break
             best = rate
     finally:

@@ -330,6 +330,10 @@ def run_uac(
             "-timeout",
             str(int(timeout_s)),
             "-timeout_error",
+            # a 180 relayed by one Kamailio worker may reach the UAC after the 200 relayed by another
+            # (loopback UDP, busy machine): ignore such stray provisionals instead of aborting the call
+            "-default_behaviors",
+            "all,-abortunexp",
             "-max_socket",
             "4096",
             *(extra or []),
