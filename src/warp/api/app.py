@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,6 +19,8 @@ from warp.api.routes import ROUTERS
 from warp.auth.policy import AuthPolicy, load_policy
 from warp.auth.ratelimit import RateLimiter
 from warp.db.connection import database_url
+from warp.db.pooler import connection_kwargs
+from warp.reporting.source import ReportingSource
 
 
 def create_app(
@@ -35,7 +38,7 @@ def create_app(
         pool: ConnectionPool[Connection[DictRow]] = ConnectionPool(
             db_url,
             connection_class=Connection[DictRow],
-            kwargs={"row_factory": dict_row},
+            kwargs={"row_factory": dict_row, **connection_kwargs()},
             min_size=min(2, pool_size),
             max_size=pool_size,
             open=False,
@@ -43,6 +46,9 @@ def create_app(
         pool.open(wait=True, timeout=30)
         effective = policy or load_policy()
         app.state.pool = pool
+        # Reporting reads: the streaming replica when WARP_REPLICA_URL is set and reachable, else the primary.
+        reporting = ReportingSource(pool, os.environ.get("WARP_REPLICA_URL"))
+        app.state.reporting = reporting
         app.state.warp = WarpState(pool=pool, policy=effective, limiter=RateLimiter(effective), url=db_url)
         writer = RequestLogWriter(pool) if request_log else None
         app.state.request_log = writer
@@ -53,6 +59,7 @@ def create_app(
         finally:
             if writer is not None:
                 writer.stop()
+            reporting.close()
             pool.close()
 
     app = FastAPI(

@@ -12,6 +12,7 @@ from warp.api.routes import (
     me,
     messages,
     numbers,
+    reports,
     routing,
     system,
     tendlc,
@@ -31,5 +32,6 @@ ROUTERS: list[APIRouter] = [
     tendlc.router,
     vendor_callbacks.router,
     cdrs.router,
+    reports.router,
     routing.router,
 ]

@@ -31,4 +31,14 @@ def ready(request: Request, _: None = public()) -> JSONResponse:
     behind = [f"{s.version:04d}_{s.name} ({s.state})" for s in states if s.state != "applied"]
     if behind:
         return problem(503, "unavailable", f"migrations: not at head: {', '.join(behind)}", request=request)
-    return JSONResponse({"status": "ready", "migration": max((s.version for s in states), default=0)})
+    reporting = getattr(request.app.state, "reporting", None)
+    return JSONResponse(
+        {
+            "status": "ready",
+            "migration": max((s.version for s in states), default=0),
+            # where reporting reads go: {"target": "replica" | "primary", "reason": ...}
+            "reporting": reporting.describe()
+            if reporting is not None
+            else {"target": "primary", "reason": "n/a"},
+        }
+    )

@@ -1,0 +1,1 @@
+"""Reporting: materialized views, their refresh, and where reporting reads go (replica or primary)."""
