@@ -228,11 +228,9 @@ BEGIN
     RETURNING * INTO m;
 
     IF prepaid AND v_charge > 0 THEN
-        UPDATE billing.account_balance SET balance = balance - v_charge WHERE account_id = p_account_id;
-        INSERT INTO billing.balance_ledger (account_id, entry_type, amount, balance_after, source_type, source_id,
-                                            description)
-        VALUES (p_account_id, 'CHARGE', -v_charge, bal.balance - v_charge, 'MDR', m.id,
-                format('%s %s segment(s) to %s', p_message_type, p_segments, p_to));
+        -- The one debit path (0017_billing_functions.sql; resolved when called): ledger row + balance.
+        PERFORM billing.debit(p_account_id, v_charge, 'MDR', m.id,
+                              format('%s %s segment(s) to %s', p_message_type, p_segments, p_to));
     END IF;
 
     SELECT CASE WHEN a.metadata #>> '{messaging,max_mps}' ~ '^[1-9][0-9]{0,6}$'

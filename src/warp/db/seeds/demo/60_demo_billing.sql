@@ -57,7 +57,7 @@ INSERT INTO billing.invoices (id, account_id, invoice_number, status, period_sta
                               metadata)
 SELECT pg_temp.demo_id('invoices:' || i.ban || ':' || i.period_start), a.id,
        CASE WHEN s.status <> 'DRAFT' THEN 'DEMO-' || to_char(i.period_start, 'YYYYMM') || '-' || substr(i.ban, 6) END,
-       s.status, i.period_start, i.period_end, 'USD', i.subtotal, i.tax_total, i.subtotal + i.tax_total,
+       'DRAFT', i.period_start, i.period_end, 'USD', i.subtotal, i.tax_total, i.subtotal + i.tax_total,
        CASE s.status WHEN 'PAID' THEN i.subtotal + i.tax_total WHEN 'PARTIALLY_PAID' THEN 300.00 ELSE 0 END,
        CASE WHEN s.status <> 'DRAFT' THEN pg_temp.demo_month()::date END,
        CASE WHEN s.status <> 'DRAFT' THEN (pg_temp.demo_month() + interval '30 days')::date END,
@@ -87,6 +87,14 @@ FROM demo_invoice_items v
 JOIN billing.invoices inv ON inv.id = pg_temp.demo_id('invoices:' || v.ban || ':' || v.period_start)
 LEFT JOIN billing.tax_rates tr ON tr.name = v.tax_name AND tr.effective_date = DATE '2025-01-01'
 ON CONFLICT DO NOTHING;
+
+-- Inserted as drafts so their lines could be added (an issued invoice's lines are immutable), now issued.
+UPDATE billing.invoices inv
+SET status = CASE WHEN inv.paid_amount >= inv.total THEN 'PAID' WHEN inv.paid_amount > 0 THEN 'PARTIALLY_PAID'
+                  ELSE 'ISSUED' END
+FROM accounts.accounts a
+WHERE a.id = inv.account_id AND inv.id = pg_temp.demo_id('invoices:' || a.ban || ':' || inv.period_start)
+  AND inv.status = 'DRAFT' AND inv.invoice_number IS NOT NULL;
 
 -- ---------------------------------------------------------------------------------------------
 -- Payments, their application to invoices, credits.
@@ -230,4 +238,27 @@ FROM (
     WHERE d.id = pg_temp.demo_id('dids:' || d.number)
     GROUP BY d.account_id, i.number_type
 ) AS u
+ON CONFLICT DO NOTHING;
+
+-- ---------------------------------------------------------------------------------------------
+-- Billing outbox: the demo's issued invoices (delivered) and Umbrella's low-balance warning.
+
+INSERT INTO billing.billing_events (id, account_id, event_type, payload, status, delivered_at, created_at)
+SELECT pg_temp.demo_id('billing_events:invoice:' || inv.id), inv.account_id, 'invoice.issued',
+       jsonb_build_object('invoice_id', inv.id, 'invoice_number', inv.invoice_number, 'total', inv.total::text,
+                          'currency', inv.currency, 'due_date', inv.due_date),
+       'DELIVERED', inv.issued_at + interval '1 minute', inv.issued_at
+FROM billing.invoices inv
+JOIN accounts.accounts a ON a.id = inv.account_id
+WHERE inv.id = pg_temp.demo_id('invoices:' || a.ban || ':' || inv.period_start) AND inv.status <> 'DRAFT'
+ON CONFLICT DO NOTHING;
+
+INSERT INTO billing.billing_events (id, account_id, event_type, payload, created_at)
+SELECT pg_temp.demo_id('billing_events:low:' || a.ban), a.id, 'balance.low',
+       jsonb_build_object('account_id', a.id, 'balance', round(ab.balance, 2)::text,
+                          'threshold', ab.low_balance_threshold::text, 'currency', ab.currency),
+       pg_temp.demo_month() + interval '2 days'
+FROM accounts.accounts a
+JOIN billing.account_balance ab ON ab.account_id = a.id
+WHERE a.ban = 'DEMO-UMBRELLA'
 ON CONFLICT DO NOTHING;

@@ -1,0 +1,1 @@
+"""Billing: rate plans, balances and the ledger, usage, invoices, taxes, payments."""

@@ -1,0 +1,808 @@
+-- billing: the ledger (one posting function, atomic debits with the prepaid credit limit, the
+-- balance = sum(ledger) check, low-balance events), usage summaries, the invoice run (set-based:
+-- items, taxes of the local tax engine, credits, totals), gapless invoice numbers, issue with the
+-- immutability guard, payments applied FIFO, refunds and credit notes.
+
+-- ---------------------------------------------------------------------------------------------
+-- Tables
+
+CREATE TABLE billing.invoice_number_counters (
+    id          uuid        NOT NULL DEFAULT uuid_generate_v4(),
+    year        integer     NOT NULL,
+    last_issued integer     NOT NULL DEFAULT 0,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT invoice_number_counters_pkey PRIMARY KEY (id),
+    CONSTRAINT invoice_number_counters_year_key UNIQUE (year),
+    CONSTRAINT invoice_number_counters_year_check CHECK (year BETWEEN 2000 AND 9999),
+    CONSTRAINT invoice_number_counters_last_issued_check CHECK (last_issued >= 0)
+);
+COMMENT ON TABLE billing.invoice_number_counters IS 'Last invoice number issued per year. Issuing locks the year''s row (not a sequence), so numbers have no gaps: a rolled-back issue rolls the counter back too.';
+CREATE TRIGGER invoice_number_counters_updated_at_trg BEFORE UPDATE ON billing.invoice_number_counters
+    FOR EACH ROW EXECUTE FUNCTION public.update_updated_at_column();
+
+CREATE TABLE billing.billing_events (
+    id           uuid        NOT NULL DEFAULT uuid_generate_v4(),
+    account_id   uuid        NOT NULL,
+    event_type   varchar(32) NOT NULL,
+    payload      jsonb       NOT NULL DEFAULT '{}',
+    status       varchar(16) NOT NULL DEFAULT 'PENDING',
+    delivered_at timestamptz,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    updated_at   timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT billing_events_pkey PRIMARY KEY (id),
+    CONSTRAINT billing_events_account_id_fkey FOREIGN KEY (account_id)
+        REFERENCES accounts.accounts (id) ON DELETE CASCADE,
+    CONSTRAINT billing_events_event_type_check CHECK (event_type IN ('balance.low', 'invoice.issued', 'payment.applied')),
+    CONSTRAINT billing_events_status_check CHECK (status IN ('PENDING', 'DELIVERED', 'FAILED'))
+);
+CREATE INDEX billing_events_account_id_idx ON billing.billing_events (account_id, created_at);
+CREATE INDEX billing_events_status_idx ON billing.billing_events (created_at) WHERE status = 'PENDING';
+COMMENT ON TABLE billing.billing_events IS 'Outbox of billing events (low balance crossed, invoice issued, payment applied), written in the transaction that caused them; a delivery worker sends them on.';
+CREATE TRIGGER billing_events_updated_at_trg BEFORE UPDATE ON billing.billing_events
+    FOR EACH ROW EXECUTE FUNCTION public.update_updated_at_column();
+
+SELECT accounts.secure_table('billing.invoice_number_counters', 'STAFF_ONLY');
+SELECT audit.attach_audit('billing.invoice_number_counters');
+SELECT accounts.secure_table('billing.billing_events', 'TENANT');
+SELECT audit.attach_audit('billing.billing_events');
+
+-- Invoice CREDIT lines name the credit they consume (issue decrements its remaining amount).
+ALTER TABLE billing.invoice_items ADD COLUMN credit_id uuid;
+ALTER TABLE billing.credits ADD CONSTRAINT credits_id_account_id_key UNIQUE (id, account_id);
+ALTER TABLE billing.invoice_items ADD CONSTRAINT invoice_items_credit_id_fkey FOREIGN KEY (credit_id, account_id)
+    REFERENCES billing.credits (id, account_id) ON DELETE RESTRICT;
+CREATE INDEX invoice_items_credit_id_idx ON billing.invoice_items (credit_id, account_id);
+ALTER TABLE billing.invoice_items ADD CONSTRAINT invoice_items_credit_id_check
+    CHECK (item_type <> 'CREDIT' OR (credit_id IS NOT NULL AND amount <= 0));
+COMMENT ON COLUMN billing.invoice_items.credit_id IS 'For CREDIT lines: the billing.credits row consumed when the invoice is issued.';
+
+-- ---------------------------------------------------------------------------------------------
+-- Ledger: every balance change goes through billing.post_entry (or, for the CDR rating statement,
+-- the same ledger-row-plus-balance-update in one statement). Low-balance events come from a trigger
+-- on account_balance, so every path (CDR, MDR, debit, invoice, payment) raises them.
+
+CREATE FUNCTION billing.post_entry(p_account_id uuid, p_entry_type text, p_amount numeric, p_source_type text,
+                                   p_source_id uuid, p_description text, p_enforce_limit boolean DEFAULT false)
+    RETURNS numeric
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_after numeric;
+BEGIN
+    IF p_amount IS NULL THEN
+        RAISE EXCEPTION 'amount: required' USING ERRCODE = 'not_null_violation';
+    END IF;
+    INSERT INTO billing.account_balance (account_id) VALUES (p_account_id) ON CONFLICT (account_id) DO NOTHING;
+    -- One statement: the row lock and the limit check see the latest committed balance (READ COMMITTED
+    -- re-evaluates the WHERE on the newest row version after waiting), so concurrent debits serialise.
+    UPDATE billing.account_balance b SET balance = b.balance + p_amount
+    WHERE b.account_id = p_account_id
+      AND (NOT p_enforce_limit OR p_amount >= 0 OR b.billing_cycle <> 'PREPAID'
+           OR b.balance + p_amount >= -b.credit_limit)
+    RETURNING b.balance INTO v_after;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'balance: prepaid funds (balance + credit limit) do not cover % for account %',
+            -p_amount, p_account_id
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'account_balance_funds_check';
+    END IF;
+    INSERT INTO billing.balance_ledger (account_id, entry_type, amount, balance_after, source_type, source_id,
+                                        description)
+    VALUES (p_account_id, p_entry_type, p_amount, v_after, p_source_type, p_source_id, p_description);
+    RETURN v_after;
+END
+$$;
+COMMENT ON FUNCTION billing.post_entry(uuid, text, numeric, text, uuid, text, boolean) IS
+    'Moves an account balance by p_amount (signed) and writes its ledger row, atomically; returns the balance '
+    'after. With p_enforce_limit a prepaid account never goes below -credit_limit: the debit that would '
+    'cross it raises check_violation (constraint account_balance_funds_check) and changes nothing.';
+
+CREATE FUNCTION billing.debit(p_account_id uuid, p_amount numeric, p_source_type text, p_source_id uuid,
+                              p_description text DEFAULT NULL)
+    RETURNS numeric
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF p_amount IS NULL OR p_amount < 0 THEN
+        RAISE EXCEPTION 'amount: a debit is a non-negative amount, got %', p_amount
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'balance_ledger_amount_check';
+    END IF;
+    RETURN billing.post_entry(p_account_id, 'CHARGE', -p_amount, p_source_type, p_source_id, p_description, true);
+END
+$$;
+COMMENT ON FUNCTION billing.debit(uuid, numeric, text, uuid, text) IS
+    'Charges p_amount (>= 0) to an account through the ledger; refused (account_balance_funds_check) when a '
+    'prepaid account would go below -credit_limit. The send path of messages uses it.';
+
+CREATE FUNCTION billing.check_ledger(p_account_id uuid DEFAULT NULL)
+    RETURNS TABLE (account_id uuid, balance numeric, ledger_sum numeric, difference numeric)
+    LANGUAGE sql STABLE
+AS $$
+    SELECT coalesce(b.account_id, l.account_id), coalesce(b.balance, 0), coalesce(l.total, 0),
+           coalesce(b.balance, 0) - coalesce(l.total, 0)
+    FROM (SELECT x.account_id, x.balance FROM billing.account_balance x
+          WHERE p_account_id IS NULL OR x.account_id = p_account_id) AS b
+    FULL JOIN (SELECT y.account_id, sum(y.amount) AS total FROM billing.balance_ledger y
+               WHERE p_account_id IS NULL OR y.account_id = p_account_id GROUP BY y.account_id) AS l
+           ON l.account_id = b.account_id
+    WHERE coalesce(b.balance, 0) <> coalesce(l.total, 0)
+$$;
+COMMENT ON FUNCTION billing.check_ledger(uuid) IS
+    'Accounts whose balance differs from the sum of their ledger (no rows: the invariant holds).';
+
+CREATE FUNCTION billing.account_balance_low_trg() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF NEW.low_balance_threshold IS NOT NULL AND NEW.balance < NEW.low_balance_threshold
+       AND OLD.balance >= NEW.low_balance_threshold THEN
+        NEW.last_low_balance_alert_at := now();
+        INSERT INTO billing.billing_events (account_id, event_type, payload)
+        VALUES (NEW.account_id, 'balance.low',
+                jsonb_build_object('account_id', NEW.account_id, 'balance', round(NEW.balance, 2)::text,
+                                   'threshold', NEW.low_balance_threshold::text,
+                                   'credit_limit', NEW.credit_limit::text, 'currency', NEW.currency));
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION billing.account_balance_low_trg() IS
+    'When a balance crosses below its low-balance threshold (not while it stays below), writes a balance.low '
+    'event to the billing outbox and stamps last_low_balance_alert_at.';
+CREATE TRIGGER account_balance_low_trg BEFORE UPDATE OF balance ON billing.account_balance
+    FOR EACH ROW EXECUTE FUNCTION billing.account_balance_low_trg();
+
+-- ---------------------------------------------------------------------------------------------
+-- Usage summaries: rated CDRs by jurisdiction, charged MDRs by type and direction, DIDs by number type
+-- (DID-days active in the period; amount = monthly charge prorated by days active).
+
+CREATE FUNCTION billing.period_bounds(p_start date, p_end date, OUT ts_from timestamptz, OUT ts_to timestamptz,
+                                      OUT days integer)
+    LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT p_start::timestamp AT TIME ZONE 'UTC', (p_end + 1)::timestamp AT TIME ZONE 'UTC', p_end - p_start + 1
+$$;
+COMMENT ON FUNCTION billing.period_bounds(date, date) IS
+    'A billing period [p_start, p_end] (dates, inclusive) as UTC instants [ts_from, ts_to) and its day count.';
+
+CREATE FUNCTION billing.did_days(p_activated timestamptz, p_disconnected timestamptz, p_from timestamptz,
+                                 p_to timestamptz)
+    RETURNS integer
+    LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT greatest(ceil(extract(epoch FROM least(coalesce(p_disconnected, p_to), p_to)
+                                            - greatest(p_activated, p_from)) / 86400.0), 0)::integer
+$$;
+COMMENT ON FUNCTION billing.did_days(timestamptz, timestamptz, timestamptz, timestamptz) IS
+    'Days a number was held within [p_from, p_to): a started day counts as a day.';
+
+CREATE FUNCTION billing.compute_usage(p_start date, p_end date, p_account_id uuid DEFAULT NULL)
+    RETURNS integer
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    b record;
+    n integer;
+BEGIN
+    SELECT * INTO b FROM billing.period_bounds(p_start, p_end);
+    DELETE FROM billing.usage_summary u
+    WHERE u.period_start = p_start AND u.period_end = p_end AND (p_account_id IS NULL OR u.account_id = p_account_id);
+    INSERT INTO billing.usage_summary (account_id, period_start, period_end, usage_type, category, event_count,
+                                       quantity, unit, amount, cost, computed_at)
+    SELECT e.account_id, p_start, p_end, 'VOICE', e.jurisdiction, count(*),
+           round(sum(e.billable_seconds) / 60.0, 6), 'MINUTE', coalesce(sum(e.customer_charge), 0),
+           sum(e.vendor_cost), now()
+    FROM cdr.enriched_cdr e
+    WHERE e.start_time >= b.ts_from AND e.start_time < b.ts_to AND e.rating_status = 'RATED'
+      AND e.account_id IS NOT NULL AND (p_account_id IS NULL OR e.account_id = p_account_id)
+    GROUP BY e.account_id, e.jurisdiction
+    UNION ALL
+    SELECT m.account_id, p_start, p_end, 'MESSAGING', m.message_type || '_' || m.direction, count(*),
+           sum(CASE WHEN m.message_type = 'SMS' THEN m.segments ELSE 1 END),
+           CASE WHEN m.message_type = 'SMS' THEN 'SEGMENT' ELSE 'MESSAGE' END,
+           sum(m.charge), sum(m.vendor_cost), now()
+    FROM messaging.mdr m
+    WHERE m.created_at >= b.ts_from AND m.created_at < b.ts_to AND m.charge IS NOT NULL
+      AND (p_account_id IS NULL OR m.account_id = p_account_id)
+    GROUP BY m.account_id, m.message_type, m.direction
+    UNION ALL
+    SELECT d.account_id, p_start, p_end, 'DID', i.number_type, count(DISTINCT d.inventory_id),
+           sum(billing.did_days(d.activated_at, d.disconnected_at, b.ts_from, b.ts_to)), 'DID_DAY',
+           coalesce(sum(round(coalesce(d.monthly_charge, 0)
+                              * billing.did_days(d.activated_at, d.disconnected_at, b.ts_from, b.ts_to)
+                              / b.days, 6)), 0),
+           NULL, now()
+    FROM numbers.did_assignments d
+    JOIN numbers.inventory i ON i.id = d.inventory_id
+    WHERE d.activated_at < b.ts_to AND (d.disconnected_at IS NULL OR d.disconnected_at > b.ts_from)
+      AND (p_account_id IS NULL OR d.account_id = p_account_id)
+    GROUP BY d.account_id, i.number_type;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION billing.compute_usage(date, date, uuid) IS
+    'Recomputes billing.usage_summary for a period (all accounts or one): voice minutes and charges by '
+    'jurisdiction from rated CDRs, messaging by type_direction from charged MDRs, DID-days and prorated '
+    'monthly charges by number type from numbers.did_assignments. Returns the rows written.';
+
+-- ---------------------------------------------------------------------------------------------
+-- Invoices: immutability once issued.
+
+CREATE FUNCTION billing.rls_refuses(p_table regclass, p_account_id uuid) RETURNS boolean
+    LANGUAGE sql STABLE
+AS $$
+    SELECT row_security_active(p_table) AND NOT (p_account_id = ANY (accounts.visible_account_ids()))
+$$;
+COMMENT ON FUNCTION billing.rls_refuses(regclass, uuid) IS
+    'True when row-level security will refuse writing a row of p_account_id to p_table for the current role '
+    '(the guards below then leave the refusal, insufficient_privilege, to the policy).';
+
+CREATE FUNCTION billing.invoices_guard_trg() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        IF OLD.status <> 'DRAFT' THEN
+            RAISE EXCEPTION 'invoice % is % and cannot be deleted', OLD.invoice_number, OLD.status
+                USING ERRCODE = 'check_violation', CONSTRAINT = 'invoices_issued_immutable';
+        END IF;
+        RETURN OLD;
+    END IF;
+    IF OLD.status = 'DRAFT' OR billing.rls_refuses(TG_RELID, NEW.account_id) THEN
+        RETURN NEW;
+    END IF;
+    IF NEW.status = 'DRAFT'
+       OR (NEW.account_id, NEW.invoice_number, NEW.period_start, NEW.period_end, NEW.currency, NEW.subtotal,
+           NEW.tax_total, NEW.total, NEW.issue_date, NEW.due_date, NEW.issued_at)
+          IS DISTINCT FROM
+          (OLD.account_id, OLD.invoice_number, OLD.period_start, OLD.period_end, OLD.currency, OLD.subtotal,
+           OLD.tax_total, OLD.total, OLD.issue_date, OLD.due_date, OLD.issued_at) THEN
+        RAISE EXCEPTION 'invoice % is % and immutable (only payments, void and the document may change it)',
+            OLD.invoice_number, OLD.status
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'invoices_issued_immutable';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION billing.invoices_guard_trg() IS
+    'An issued invoice keeps its number, period, amounts and dates; it cannot go back to DRAFT or be deleted.';
+CREATE TRIGGER invoices_guard_trg BEFORE UPDATE OR DELETE ON billing.invoices
+    FOR EACH ROW EXECUTE FUNCTION billing.invoices_guard_trg();
+
+CREATE FUNCTION billing.invoice_items_guard_trg() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_status text;
+BEGIN
+    -- An INSERT of an id that already exists never adds a line (ON CONFLICT DO NOTHING or a key error).
+    IF TG_OP = 'INSERT' AND EXISTS (SELECT 1 FROM billing.invoice_items x WHERE x.id = NEW.id) THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP <> 'DELETE' AND billing.rls_refuses(TG_RELID, NEW.account_id) THEN
+        RETURN NEW;
+    END IF;
+    SELECT i.status INTO v_status FROM billing.invoices i
+    WHERE i.id = CASE WHEN TG_OP = 'DELETE' THEN OLD.invoice_id ELSE NEW.invoice_id END;
+    IF v_status IS DISTINCT FROM 'DRAFT' AND (TG_OP <> 'DELETE' OR v_status IS NOT NULL) THEN
+        RAISE EXCEPTION 'invoice is % and its items are immutable', v_status
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'invoices_issued_immutable';
+    END IF;
+    IF TG_OP = 'UPDATE' AND NEW.invoice_id <> OLD.invoice_id THEN
+        RAISE EXCEPTION 'invoice items cannot move between invoices'
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'invoices_issued_immutable';
+    END IF;
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+COMMENT ON FUNCTION billing.invoice_items_guard_trg() IS 'Items change only while their invoice is a DRAFT.';
+CREATE TRIGGER invoice_items_guard_trg BEFORE INSERT OR UPDATE OR DELETE ON billing.invoice_items
+    FOR EACH ROW EXECUTE FUNCTION billing.invoice_items_guard_trg();
+
+CREATE FUNCTION billing.calculate_invoice_total(p_invoice_id uuid)
+    RETURNS TABLE (subtotal numeric, tax_total numeric, total numeric)
+    LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+DECLARE
+    inv record;
+    s numeric;
+    t numeric;
+BEGIN
+    SELECT i.status, i.subtotal, i.tax_total, i.total INTO inv FROM billing.invoices i WHERE i.id = p_invoice_id
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    SELECT coalesce(sum(it.amount) FILTER (WHERE it.item_type <> 'TAX'), 0),
+           coalesce(sum(it.amount) FILTER (WHERE it.item_type = 'TAX'), 0)
+    INTO s, t
+    FROM billing.invoice_items it WHERE it.invoice_id = p_invoice_id;
+    IF inv.status = 'DRAFT' THEN
+        UPDATE billing.invoices i SET subtotal = s, tax_total = t, total = s + t WHERE i.id = p_invoice_id;
+        RETURN QUERY SELECT s, t, s + t;
+    ELSE
+        -- Issued: amounts and items are frozen together, so the stored totals are the items' sums.
+        RETURN QUERY SELECT inv.subtotal::numeric, inv.tax_total::numeric, inv.total::numeric;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION billing.calculate_invoice_total(uuid) IS
+    'Subtotal (every non-tax line, credits included), tax (TAX lines) and total = their sum, from the invoice''s '
+    'lines (each already rounded half-up to cents); stored on a DRAFT, the frozen values of an issued invoice.';
+
+-- ---------------------------------------------------------------------------------------------
+-- The invoice run, in three set-based steps (the tax engine runs between 1 and 3):
+--   1. billing.build_invoices: usage, one DRAFT per account and period (issued ones untouched),
+--      usage/DID/fee lines;  2. taxes (billing.apply_local_taxes or a vendor);
+--   3. billing.finish_invoices: credit lines, then totals.
+
+CREATE FUNCTION billing.build_invoices(p_start date, p_end date, p_account_id uuid DEFAULT NULL)
+    RETURNS TABLE (invoice_id uuid, account_id uuid, created boolean)
+    LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+DECLARE
+    b record;
+BEGIN
+    IF p_end < p_start THEN
+        RAISE EXCEPTION 'period: end % is before start %', p_end, p_start USING ERRCODE = 'check_violation',
+            CONSTRAINT = 'invoices_period_end_check';
+    END IF;
+    SELECT * INTO b FROM billing.period_bounds(p_start, p_end);
+    PERFORM billing.compute_usage(p_start, p_end, p_account_id);
+
+    DROP TABLE IF EXISTS pg_temp.inv_scope, pg_temp.inv_new, pg_temp.inv_drafts;
+    CREATE TEMP TABLE inv_scope ON COMMIT DROP AS
+    SELECT DISTINCT u.account_id FROM billing.usage_summary u
+    WHERE u.period_start = p_start AND u.period_end = p_end
+      AND (p_account_id IS NULL OR u.account_id = p_account_id)
+    UNION
+    SELECT c.account_id FROM billing.credits c
+    WHERE c.status = 'OPEN' AND c.remaining_amount > 0 AND c.issued_at < b.ts_to
+      AND (c.expires_at IS NULL OR c.expires_at > b.ts_from)
+      AND (p_account_id IS NULL OR c.account_id = p_account_id)
+      AND EXISTS (SELECT 1 FROM billing.usage_summary u WHERE u.account_id = c.account_id
+                  AND u.period_start = p_start AND u.period_end = p_end);
+
+    CREATE TEMP TABLE inv_new ON COMMIT DROP AS
+    WITH ins AS (
+        INSERT INTO billing.invoices (account_id, period_start, period_end, currency)
+        SELECT s.account_id, p_start, p_end, coalesce(ab.currency, 'USD')
+        FROM inv_scope s LEFT JOIN billing.account_balance ab ON ab.account_id = s.account_id
+        ON CONFLICT ON CONSTRAINT invoices_account_id_period_key DO NOTHING
+        RETURNING id
+    )
+    SELECT id FROM ins;
+
+    CREATE TEMP TABLE inv_drafts ON COMMIT DROP AS
+    SELECT i.id, i.account_id FROM billing.invoices i
+    WHERE i.period_start = p_start AND i.period_end = p_end AND i.status = 'DRAFT'
+      AND (p_account_id IS NULL OR i.account_id = p_account_id)
+      AND (i.account_id IN (SELECT s.account_id FROM inv_scope s) OR i.id IN (SELECT n.id FROM inv_new n));
+    PERFORM 1 FROM billing.invoices i JOIN inv_drafts d ON d.id = i.id ORDER BY i.id FOR UPDATE OF i;
+    ANALYZE inv_drafts;
+
+    DELETE FROM billing.invoice_items it USING inv_drafts d WHERE it.invoice_id = d.id;
+
+    INSERT INTO billing.invoice_items (invoice_id, account_id, item_type, category, description, quantity, unit,
+                                       unit_rate, amount, period_start, period_end, sort_order)
+    -- Voice by jurisdiction, messaging by type and direction: charges are summed unrounded, the line
+    -- is rounded half-up to cents once.
+    SELECT d.id, d.account_id, u.usage_type,
+           CASE u.usage_type WHEN 'VOICE' THEN 'VOICE_' || u.category ELSE u.category END,
+           CASE u.usage_type
+               WHEN 'VOICE' THEN initcap(replace(lower(u.category), '_', '-')) || ' voice (' || u.event_count
+                                 || ' calls)'
+               ELSE split_part(u.category, '_', 1) || ' ' || lower(split_part(u.category, '_', 2))
+                    || ' (' || u.event_count || ' messages)' END,
+           u.quantity, u.unit,
+           CASE WHEN u.quantity > 0 THEN round(u.amount / u.quantity, 6) END,
+           round(u.amount, 2), p_start, p_end,
+           CASE u.usage_type WHEN 'VOICE' THEN 10 ELSE 20 END
+    FROM inv_drafts d
+    JOIN billing.usage_summary u ON u.account_id = d.account_id AND u.period_start = p_start
+         AND u.period_end = p_end AND u.usage_type IN ('VOICE', 'MESSAGING')
+    UNION ALL
+    -- Numbers: monthly charge prorated by days held in the period.
+    SELECT d.id, d.account_id, 'DID_MONTHLY', u.category,
+           CASE u.category WHEN 'DID' THEN 'Local numbers' WHEN 'TOLL_FREE' THEN 'Toll-free numbers'
+                           ELSE 'Short codes' END
+               || ' (' || u.event_count || ' numbers, ' || u.quantity::integer || ' number-days of ' || b.days || ')',
+           round(u.quantity / b.days, 6), 'DID',
+           CASE WHEN u.quantity > 0 THEN round(u.amount * b.days / u.quantity, 6) END,
+           round(u.amount, 2), p_start, p_end, 30
+    FROM inv_drafts d
+    JOIN billing.usage_summary u ON u.account_id = d.account_id AND u.period_start = p_start
+         AND u.period_end = p_end AND u.usage_type = 'DID' AND u.amount > 0
+    UNION ALL
+    -- One-time charges of numbers activated in the period: setup, or port-in fee for a ported number.
+    SELECT d.id, d.account_id, f.kind, f.number_type,
+           CASE f.kind WHEN 'PORT' THEN 'Port-in fees' ELSE 'Number setup fees' END || ' (' || f.n || ' numbers)',
+           f.n, 'EACH', round(f.total / f.n, 6), round(f.total, 2), p_start, p_end,
+           CASE f.kind WHEN 'SETUP' THEN 40 ELSE 41 END
+    FROM inv_drafts d
+    JOIN LATERAL (
+        SELECT CASE WHEN EXISTS (SELECT 1 FROM numbers.port_request_numbers p
+                                 WHERE p.account_id = a.account_id AND p.inventory_id = a.inventory_id
+                                   AND p.status = 'PORTED')
+                    THEN 'PORT' ELSE 'SETUP' END AS kind,
+               i.number_type, count(*) AS n, sum(a.setup_charge) AS total
+        FROM numbers.did_assignments a JOIN numbers.inventory i ON i.id = a.inventory_id
+        WHERE a.account_id = d.account_id AND a.activated_at >= b.ts_from AND a.activated_at < b.ts_to
+          AND a.setup_charge > 0
+        GROUP BY 1, 2
+    ) AS f ON true;
+
+    RETURN QUERY
+        SELECT d.id, d.account_id, d.id IN (SELECT n.id FROM inv_new n) FROM inv_drafts d ORDER BY d.account_id;
+END
+$$;
+COMMENT ON FUNCTION billing.build_invoices(date, date, uuid) IS
+    'Step 1 of an invoice run: recompute usage, create the missing DRAFT invoice per account with usage in the '
+    'period (never a second one: invoices_account_id_period_key), and rebuild the lines of every DRAFT in '
+    'scope (issued invoices are left alone). Returns the drafts; taxes and finish_invoices follow.';
+
+CREATE FUNCTION billing.tax_category(p_item_type text, p_category text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT CASE p_item_type
+        WHEN 'VOICE' THEN p_category
+        WHEN 'MESSAGING' THEN 'MESSAGING'
+        WHEN 'DID_MONTHLY' THEN 'SERVICE'
+        WHEN 'SETUP' THEN 'SERVICE'
+        WHEN 'PORT' THEN 'SERVICE'
+        WHEN 'OTHER' THEN 'SERVICE'
+    END
+$$;
+COMMENT ON FUNCTION billing.tax_category(text, text) IS
+    'The tax base category (billing.tax_rates.applies_to) of an invoice line; NULL for taxes and credits.';
+
+CREATE FUNCTION billing.apply_local_taxes(p_invoice_ids uuid[]) RETURNS integer
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    n integer;
+BEGIN
+    DELETE FROM billing.invoice_items it WHERE it.invoice_id = ANY (p_invoice_ids) AND it.item_type = 'TAX';
+    INSERT INTO billing.invoice_items (invoice_id, account_id, item_type, category, description, quantity, unit,
+                                       unit_rate, amount, tax_rate_id, period_start, period_end, sort_order)
+    SELECT x.id, x.account_id, 'TAX', x.tax_category,
+           CASE WHEN x.calculation_type = 'PERCENTAGE'
+                THEN x.name || ' (' || trim(trailing '.' FROM trim(trailing '0' FROM (x.rate * 100)::text))
+                     || '% of ' || x.base || ')'
+                WHEN x.calculation_type = 'PER_DID' THEN x.name || ' (' || x.dids || ' numbers)'
+                ELSE x.name END,
+           CASE x.calculation_type WHEN 'PER_DID' THEN x.dids ELSE 1 END,
+           CASE x.calculation_type WHEN 'PER_DID' THEN 'DID' ELSE 'EACH' END,
+           CASE x.calculation_type WHEN 'PERCENTAGE' THEN x.rate ELSE x.fixed_amount END,
+           round(CASE x.calculation_type WHEN 'PERCENTAGE' THEN x.base * x.rate
+                                         WHEN 'PER_DID' THEN x.dids * x.fixed_amount
+                                         ELSE x.fixed_amount END, 2),
+           x.tax_rate_id, x.period_start, x.period_end, 90
+    FROM (
+        SELECT i.id, i.account_id, i.period_start, i.period_end, t.id AS tax_rate_id, t.name, t.tax_category,
+               t.calculation_type, t.rate, t.fixed_amount,
+               coalesce((SELECT sum(it.amount) FROM billing.invoice_items it
+                         WHERE it.invoice_id = i.id
+                           AND billing.tax_category(it.item_type, it.category) = ANY (t.applies_to)), 0) AS base,
+               (SELECT count(DISTINCT a.inventory_id) FROM numbers.did_assignments a
+                WHERE a.account_id = i.account_id
+                  AND a.activated_at < (i.period_end + 1)::timestamp AT TIME ZONE 'UTC'
+                  AND (a.disconnected_at IS NULL
+                       OR a.disconnected_at > i.period_start::timestamp AT TIME ZONE 'UTC')) AS dids
+        FROM billing.invoices i
+        JOIN accounts.accounts acc ON acc.id = i.account_id AND NOT acc.tax_exempt
+        JOIN billing.tax_rates t
+          ON (t.jurisdiction_type = 'FEDERAL' AND t.jurisdiction_code = coalesce(acc.billing_country, 'US'))
+          OR (t.jurisdiction_type = 'STATE'
+              AND t.jurisdiction_code = coalesce(acc.billing_country, 'US') || '-' || acc.billing_state)
+        WHERE i.id = ANY (p_invoice_ids) AND i.status = 'DRAFT'
+          AND t.effective_date <= i.period_end AND (t.expires_date IS NULL OR t.expires_date > i.period_end)
+    ) AS x
+    WHERE CASE x.calculation_type WHEN 'PERCENTAGE' THEN x.base > 0
+                                  WHEN 'PER_DID' THEN x.dids > 0
+                                  ELSE true END;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION billing.apply_local_taxes(uuid[]) IS
+    'The local tax engine: TAX lines on DRAFT invoices from billing.tax_rates in force at the period end for '
+    'the account''s country (FEDERAL) and billing state (STATE): PERCENTAGE of the lines whose tax category is '
+    'in applies_to (e.g. USF on interstate + international voice), PER_DID fees per number held in the period, '
+    'FLAT once; each line rounded half-up to cents. Tax-exempt accounts get none.';
+
+CREATE FUNCTION billing.finish_invoices(p_invoice_ids uuid[]) RETURNS integer
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    n integer;
+BEGIN
+    DELETE FROM billing.invoice_items it WHERE it.invoice_id = ANY (p_invoice_ids) AND it.item_type = 'CREDIT';
+    -- Open credits, oldest first, each covering what the earlier ones left of the invoice.
+    INSERT INTO billing.invoice_items (invoice_id, account_id, item_type, category, description, quantity, unit,
+                                       unit_rate, amount, credit_id, period_start, period_end, sort_order)
+    SELECT c.invoice_id, c.account_id, 'CREDIT', c.credit_type,
+           initcap(replace(lower(c.credit_type), '_', ' ')) || ': ' || c.reason, 1, 'EACH', NULL,
+           -c.applied, c.credit_id, c.period_start, c.period_end, 80
+    FROM (
+        SELECT y.*, least(y.remaining_amount, greatest(y.due - coalesce(y.before, 0), 0)) AS applied
+        FROM (
+            SELECT i.id AS invoice_id, i.account_id, i.period_start, i.period_end, cr.id AS credit_id,
+                   cr.credit_type, cr.reason, cr.remaining_amount, tot.due,
+                   sum(cr.remaining_amount) OVER (PARTITION BY i.id ORDER BY cr.issued_at, cr.id
+                                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
+            FROM billing.invoices i
+            JOIN LATERAL (SELECT coalesce(sum(it.amount), 0) AS due FROM billing.invoice_items it
+                          WHERE it.invoice_id = i.id) AS tot ON tot.due > 0
+            JOIN billing.credits cr ON cr.account_id = i.account_id AND cr.status = 'OPEN'
+                 AND cr.remaining_amount > 0
+                 AND cr.issued_at < (i.period_end + 1)::timestamp AT TIME ZONE 'UTC'
+                 AND (cr.expires_at IS NULL OR cr.expires_at > i.period_start::timestamp AT TIME ZONE 'UTC')
+            WHERE i.id = ANY (p_invoice_ids) AND i.status = 'DRAFT'
+        ) AS y
+    ) AS c
+    WHERE c.applied > 0;
+
+    UPDATE billing.invoices i
+    SET subtotal = s.subtotal, tax_total = s.tax_total, total = s.subtotal + s.tax_total
+    FROM (
+        SELECT x.id, coalesce(sum(it.amount) FILTER (WHERE it.item_type <> 'TAX'), 0) AS subtotal,
+               coalesce(sum(it.amount) FILTER (WHERE it.item_type = 'TAX'), 0) AS tax_total
+        FROM unnest(p_invoice_ids) AS x (id)
+        LEFT JOIN billing.invoice_items it ON it.invoice_id = x.id
+        GROUP BY x.id
+    ) AS s
+    WHERE i.id = s.id AND i.status = 'DRAFT';
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION billing.finish_invoices(uuid[]) IS
+    'Step 3 of an invoice run: CREDIT lines from open credits (oldest first, never more than the invoice), '
+    'then subtotal, tax and total of every DRAFT given (the same sums as calculate_invoice_total).';
+
+-- ---------------------------------------------------------------------------------------------
+-- Issue: gapless numbers, credits consumed, the ledger charged.
+
+CREATE FUNCTION billing.next_invoice_numbers(p_year integer, p_count integer) RETURNS integer
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_last integer;
+BEGIN
+    INSERT INTO billing.invoice_number_counters (year) VALUES (p_year) ON CONFLICT (year) DO NOTHING;
+    UPDATE billing.invoice_number_counters c SET last_issued = c.last_issued + p_count
+    WHERE c.year = p_year
+    RETURNING c.last_issued - p_count INTO v_last;
+    RETURN v_last;
+END
+$$;
+COMMENT ON FUNCTION billing.next_invoice_numbers(integer, integer) IS
+    'Reserves p_count invoice numbers of a year (locking its counter row until commit); returns the last '
+    'number before them, so the new ones are that + 1 .. + p_count.';
+
+CREATE FUNCTION billing.issue_invoices(p_invoice_ids uuid[], p_issue_date date DEFAULT NULL)
+    RETURNS TABLE (invoice_id uuid, invoice_number text, total numeric)
+    LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_date date := coalesce(p_issue_date, (now() AT TIME ZONE 'UTC')::date);
+    v_year integer := extract(year FROM coalesce(p_issue_date, (now() AT TIME ZONE 'UTC')::date))::integer;
+    v_first integer;
+    v_count integer;
+    short text;
+BEGIN
+    DROP TABLE IF EXISTS pg_temp.inv_issue;
+    CREATE TEMP TABLE inv_issue ON COMMIT DROP AS
+    SELECT i.id, i.account_id, a.ban, i.period_start, coalesce(ab.billing_cycle, 'POSTPAID') AS cycle,
+           coalesce(ab.payment_terms_days, 30) AS terms, 0::integer AS seq
+    FROM billing.invoices i
+    JOIN accounts.accounts a ON a.id = i.account_id
+    LEFT JOIN billing.account_balance ab ON ab.account_id = i.account_id
+    WHERE i.id = ANY (p_invoice_ids) AND i.status = 'DRAFT';
+    PERFORM 1 FROM billing.invoices i JOIN inv_issue x ON x.id = i.id ORDER BY i.id FOR UPDATE OF i;
+    SELECT count(*) INTO v_count FROM inv_issue;
+    IF v_count = 0 THEN
+        RETURN;
+    END IF;
+    PERFORM billing.finish_invoices(array_agg(x.id)) FROM inv_issue x;
+
+    -- Credits used by the CREDIT lines: each must still cover its line.
+    SELECT string_agg(c.id::text, ', ') INTO short
+    FROM billing.credits c
+    JOIN (SELECT it.credit_id, sum(-it.amount) AS used FROM billing.invoice_items it JOIN inv_issue x
+          ON x.id = it.invoice_id WHERE it.item_type = 'CREDIT' GROUP BY it.credit_id) AS u ON u.credit_id = c.id
+    WHERE c.remaining_amount < u.used OR c.status <> 'OPEN';
+    IF short IS NOT NULL THEN
+        RAISE EXCEPTION 'credits % no longer cover their invoice lines; run the invoices again', short
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'credits_amount_check';
+    END IF;
+    UPDATE billing.credits c
+    SET remaining_amount = c.remaining_amount - u.used,
+        status = CASE WHEN c.remaining_amount - u.used = 0 THEN 'APPLIED' ELSE c.status END
+    FROM (SELECT it.credit_id, sum(-it.amount) AS used FROM billing.invoice_items it JOIN inv_issue x
+          ON x.id = it.invoice_id WHERE it.item_type = 'CREDIT' GROUP BY it.credit_id) AS u
+    WHERE u.credit_id = c.id;
+
+    -- Gapless numbers: one locked counter row per year, numbers in BAN order.
+    v_first := billing.next_invoice_numbers(v_year, v_count);
+    UPDATE inv_issue x SET seq = s.n
+    FROM (SELECT y.id, row_number() OVER (ORDER BY y.ban, y.period_start, y.id) AS n FROM inv_issue y) AS s
+    WHERE s.id = x.id;
+
+    -- Prepaid usage (voice, messaging) was debited when it happened: the invoice settles from the balance.
+    UPDATE billing.invoices i
+    SET status = CASE WHEN x.cycle = 'PREPAID' OR i.total = 0 THEN 'PAID' ELSE 'ISSUED' END,
+        paid_amount = CASE WHEN x.cycle = 'PREPAID' OR i.total = 0 THEN i.total ELSE 0 END,
+        paid_at = CASE WHEN x.cycle = 'PREPAID' OR i.total = 0 THEN now() END,
+        invoice_number = v_year || '-' || lpad((v_first + x.seq)::text, 6, '0'),
+        issue_date = v_date, due_date = v_date + x.terms, issued_at = now()
+    FROM inv_issue x WHERE x.id = i.id;
+
+    -- The ledger: a credit line was already added to the balance when the credit was granted, so the
+    -- charge is the sum of the other lines (for prepaid accounts, without the already-debited usage).
+    INSERT INTO billing.account_balance (account_id)
+    SELECT DISTINCT x.account_id FROM inv_issue x ON CONFLICT (account_id) DO NOTHING;
+    PERFORM 1 FROM billing.account_balance ab
+    WHERE ab.account_id IN (SELECT x.account_id FROM inv_issue x) ORDER BY ab.account_id FOR UPDATE;
+    WITH charges AS (
+        SELECT x.id, x.account_id, i.invoice_number, i.issued_at,
+               -sum(it.amount) FILTER (WHERE it.item_type <> 'CREDIT'
+                                       AND NOT (x.cycle = 'PREPAID' AND it.item_type IN ('VOICE', 'MESSAGING')))
+                   AS amount
+        FROM inv_issue x JOIN billing.invoices i ON i.id = x.id
+        JOIN billing.invoice_items it ON it.invoice_id = x.id
+        GROUP BY x.id, x.account_id, i.invoice_number, i.issued_at
+    ),
+    rows AS (
+        SELECT c.*, ab.balance + sum(c.amount) OVER (PARTITION BY c.account_id ORDER BY c.invoice_number) AS after
+        FROM charges c JOIN billing.account_balance ab ON ab.account_id = c.account_id
+        WHERE c.amount < 0
+    ),
+    ledger AS (
+        INSERT INTO billing.balance_ledger (account_id, entry_type, amount, balance_after, source_type, source_id,
+                                            description)
+        SELECT r.account_id, 'CHARGE', r.amount, r.after, 'INVOICE', r.id, 'Invoice ' || r.invoice_number
+        FROM rows r
+        RETURNING account_id, amount
+    )
+    UPDATE billing.account_balance ab SET balance = ab.balance + s.total
+    FROM (SELECT l.account_id, sum(l.amount) AS total FROM ledger l GROUP BY l.account_id) AS s
+    WHERE ab.account_id = s.account_id;
+
+    INSERT INTO billing.billing_events (account_id, event_type, payload)
+    SELECT i.account_id, 'invoice.issued',
+           jsonb_build_object('invoice_id', i.id, 'invoice_number', i.invoice_number, 'total', i.total::text,
+                              'currency', i.currency, 'due_date', i.due_date)
+    FROM billing.invoices i JOIN inv_issue x ON x.id = i.id;
+
+    RETURN QUERY SELECT i.id, i.invoice_number::text, i.total::numeric
+                 FROM billing.invoices i JOIN inv_issue x ON x.id = i.id ORDER BY i.invoice_number;
+END
+$$;
+COMMENT ON FUNCTION billing.issue_invoices(uuid[], date) IS
+    'Issues DRAFT invoices: totals recomputed, credits of the CREDIT lines consumed, gapless numbers YYYY-NNNNNN '
+    '(year of the issue date, one locked counter row), due date from the payment terms, the ledger charged, '
+    'an invoice.issued event. Prepaid accounts'' invoices are settled (PAID) from the balance.';
+
+-- ---------------------------------------------------------------------------------------------
+-- Payments
+
+CREATE FUNCTION billing.apply_payment(p_payment_id uuid)
+    RETURNS TABLE (invoice_id uuid, amount numeric)
+    LANGUAGE plpgsql
+AS $$
+#variable_conflict use_column
+DECLARE
+    p record;
+    v_left numeric;
+    v_take numeric;
+    inv record;
+BEGIN
+    SELECT x.id, x.account_id, x.amount, x.refunded_amount, x.status, x.external_reference, x.method
+    INTO p FROM billing.payments x WHERE x.id = p_payment_id FOR UPDATE;
+    IF NOT FOUND OR p.status NOT IN ('COMPLETED', 'PARTIALLY_REFUNDED', 'REFUNDED') THEN
+        RETURN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM billing.balance_ledger l
+                   WHERE l.source_type = 'PAYMENT' AND l.source_id = p.id AND l.entry_type = 'PAYMENT') THEN
+        PERFORM billing.post_entry(p.account_id, 'PAYMENT', p.amount, 'PAYMENT', p.id,
+                                   'Payment ' || coalesce(p.external_reference, p.method));
+    END IF;
+    -- What is not yet applied to an invoice nor turned into credit (so a second call applies nothing).
+    v_left := p.amount - p.refunded_amount
+              - coalesce((SELECT sum(a.amount) FROM billing.payment_applications a WHERE a.payment_id = p.id), 0)
+              - coalesce((SELECT sum(c.amount) FROM billing.credits c
+                          WHERE c.payment_id = p.id AND c.credit_type = 'OVERPAYMENT'), 0);
+    IF v_left <= 0 THEN
+        RETURN;
+    END IF;
+    FOR inv IN
+        SELECT i.id, i.total, i.paid_amount FROM billing.invoices i
+        WHERE i.account_id = p.account_id AND i.status IN ('ISSUED', 'PARTIALLY_PAID') AND i.total > i.paid_amount
+        ORDER BY i.issue_date, i.period_start, i.invoice_number
+        FOR UPDATE
+    LOOP
+        EXIT WHEN v_left <= 0;
+        v_take := least(v_left, inv.total - inv.paid_amount);
+        INSERT INTO billing.payment_applications (payment_id, invoice_id, account_id, amount)
+        VALUES (p.id, inv.id, p.account_id, v_take);
+        UPDATE billing.invoices i
+        SET paid_amount = i.paid_amount + v_take,
+            status = CASE WHEN i.paid_amount + v_take >= i.total THEN 'PAID' ELSE 'PARTIALLY_PAID' END,
+            paid_at = CASE WHEN i.paid_amount + v_take >= i.total THEN now() ELSE i.paid_at END
+        WHERE i.id = inv.id;
+        v_left := v_left - v_take;
+        RETURN QUERY SELECT inv.id, v_take;
+    END LOOP;
+    IF v_left > 0 AND NOT EXISTS (SELECT 1 FROM billing.account_balance ab
+                                  WHERE ab.account_id = p.account_id AND ab.billing_cycle = 'PREPAID') THEN
+        -- Already on the balance through the PAYMENT entry; the credit row lets the next invoice show it.
+        INSERT INTO billing.credits (account_id, credit_type, amount, remaining_amount, reason, payment_id)
+        VALUES (p.account_id, 'OVERPAYMENT', v_left, v_left,
+                'Unapplied payment ' || coalesce(p.external_reference, p.method), p.id);
+        RETURN QUERY SELECT NULL::uuid, v_left;
+    END IF;
+    INSERT INTO billing.billing_events (account_id, event_type, payload)
+    VALUES (p.account_id, 'payment.applied', jsonb_build_object('payment_id', p.id, 'amount', p.amount::text));
+END
+$$;
+COMMENT ON FUNCTION billing.apply_payment(uuid) IS
+    'Posts a payment to the ledger (once) and applies what is left of it to the account''s own open invoices, '
+    'oldest first, partially if it runs out; a remainder becomes an OVERPAYMENT credit (postpaid). Calling it '
+    'again applies nothing more. Rows returned: (invoice, amount), and (NULL, credit) for a remainder.';
+
+CREATE FUNCTION billing.refund_payment(p_payment_id uuid, p_amount numeric, p_reason text)
+    RETURNS numeric
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    p record;
+BEGIN
+    SELECT x.* INTO p FROM billing.payments x WHERE x.id = p_payment_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'payment % not found', p_payment_id USING ERRCODE = 'no_data_found';
+    END IF;
+    IF p_amount IS NULL OR p_amount <= 0 OR p_amount > p.amount - p.refunded_amount THEN
+        RAISE EXCEPTION 'amount: % is not between 0 and the unrefunded %', p_amount, p.amount - p.refunded_amount
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'payments_amount_check';
+    END IF;
+    UPDATE billing.payments x
+    SET refunded_amount = x.refunded_amount + p_amount,
+        status = CASE WHEN x.refunded_amount + p_amount = x.amount THEN 'REFUNDED' ELSE 'PARTIALLY_REFUNDED' END
+    WHERE x.id = p.id;
+    -- A refund first takes back the unused overpayment credit of this payment.
+    UPDATE billing.credits c
+    SET remaining_amount = c.remaining_amount - least(c.remaining_amount, p_amount),
+        status = CASE WHEN c.remaining_amount - least(c.remaining_amount, p_amount) = 0 THEN 'VOID' ELSE c.status END
+    WHERE c.payment_id = p.id AND c.credit_type = 'OVERPAYMENT' AND c.status = 'OPEN';
+    RETURN billing.post_entry(p.account_id, 'REFUND', -p_amount, 'PAYMENT', p.id,
+                              'Refund of ' || coalesce(p.external_reference, p.method) || ': ' || p_reason);
+END
+$$;
+COMMENT ON FUNCTION billing.refund_payment(uuid, numeric, text) IS
+    'Refunds part or all of a payment: refunded_amount/status, unused overpayment credit reduced, and a REFUND '
+    'ledger entry (the balance goes down). Returns the balance after.';
+
+CREATE FUNCTION billing.grant_credit(p_account_id uuid, p_amount numeric, p_credit_type text, p_reason text,
+                                     p_invoice_id uuid DEFAULT NULL, p_expires_at timestamptz DEFAULT NULL)
+    RETURNS uuid
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_id uuid;
+BEGIN
+    INSERT INTO billing.credits (account_id, credit_type, amount, remaining_amount, reason, invoice_id, expires_at)
+    VALUES (p_account_id, p_credit_type, p_amount, p_amount, p_reason, p_invoice_id, p_expires_at)
+    RETURNING id INTO v_id;
+    PERFORM billing.post_entry(p_account_id, 'CREDIT', p_amount, 'CREDIT', v_id, p_reason);
+    RETURN v_id;
+END
+$$;
+COMMENT ON FUNCTION billing.grant_credit(uuid, numeric, text, text, uuid, timestamptz) IS
+    'A credit (service credit, credit note against an invoice, promotional): the credits row and a CREDIT '
+    'ledger entry; the next invoice shows it as a CREDIT line. Returns the credit id.';
