@@ -142,16 +142,16 @@ def filters(rng: random.Random) -> dict[str, Callable[[], SearchFilter]]:
         "lata": lambda: SearchFilter(lata=f"{100 + rng.randrange(95) * 3:03d}"),
         "contains 4 digits": lambda: SearchFilter(contains=digits(4)),
         "contains 7 digits (vanity)": lambda: SearchFilter(contains=digits(7)),
-        "contains with * (55*0*)": lambda: SearchFilter(contains="55*0*"),
-        "contains with * (random d*dd*d)": lambda: SearchFilter(
-            contains=f"{digits(1)}*{digits(2)}*{digits(1)}"
-        ),
+        "contains with * (555*0*)": lambda: SearchFilter(contains="555*0*"),
         "npa + contains 4 digits": lambda: SearchFilter(npa=npa(), contains=digits(4)),
         "number_type TOLL_FREE": lambda: SearchFilter(number_type="TOLL_FREE"),
         "TOLL_FREE + contains 4": lambda: SearchFilter(number_type="TOLL_FREE", contains=digits(4)),
         "features MMS + state": lambda: SearchFilter(state=rng.choice(STATES), features=("MMS",)),
         "no match (npa 999)": lambda: SearchFilter(npa="999"),
-        "contains rare, short runs (9*9*9*9*9)": lambda: SearchFilter(contains="9*9*9*9*9"),
+        "npa + contains short runs (d*dd*d)": lambda: SearchFilter(
+            npa=npa(), contains=f"{digits(1)}*{digits(2)}*{digits(1)}"
+        ),
+        "npa + contains rare, short runs (9*9*9*9*9)": lambda: SearchFilter(npa=npa(), contains="9*9*9*9*9"),
     }
 
 

@@ -39,6 +39,11 @@ def test_search_reserve_order_configure_release(client: TestClient, loaded: Worl
     r = client.get("/v1/available-numbers", params={"number_type": "TOLL_FREE"}, headers=acme)
     assert [n["number"] for n in r.json()] == ["+18335550100"]
     assert client.get("/v1/available-numbers", params={"contains": "12a"}, headers=acme).status_code == 422
+    # A pattern no index can serve must be narrowed by area; the error says how.
+    r = client.get("/v1/available-numbers", params={"contains": "5*5*0"}, headers=acme)
+    assert r.status_code == 422 and "3 consecutive digits" in r.text and "npa" in r.text
+    r = client.get("/v1/available-numbers", params={"npa": "303", "contains": "5*5*0"}, headers=acme)
+    assert r.status_code == 200, r.text
 
     r = client.post("/v1/number-reservations", json={"numbers": NUMS[:2]}, headers=acme)
     assert r.status_code == 201, r.text

@@ -77,6 +77,16 @@ def _check_filter(f: SearchFilter) -> None:
         raise InvalidNumber("state: two capital letters")
     if f.contains is not None and not CONTAINS_RE.fullmatch(f.contains):
         raise InvalidNumber("contains: 1-15 digits and * wildcards")
+    if (
+        f.contains is not None
+        and not TRIGRAM_RUN_RE.search(f.contains)
+        and not (f.npa or f.npanxx or f.rate_center)
+    ):
+        # Without a run of 3 digits no index can find the matches: the search would read the whole
+        # inventory (hundreds of ms over a million numbers). Narrowing by area keeps it to a few ms.
+        raise InvalidNumber(
+            "contains: give at least 3 consecutive digits, or narrow the search with npa, npanxx or rate_center"
+        )
     if f.number_type not in NUMBER_TYPES:
         raise InvalidNumber(f"number_type: one of {', '.join(NUMBER_TYPES)}")
     bad = [x for x in f.features if x not in FEATURES]
