@@ -9,9 +9,10 @@ import typer
 
 from warp.cli import accounts, api_keys, db, numbers
 from warp.cli import carriers as carriers_cli
-from warp.cli import compliance as compliance_cli
 from warp.cli import cdr as cdr_cli
+from warp.cli import compliance as compliance_cli
 from warp.cli import lcr as lcr_cli
+from warp.cli import maintenance as maintenance_cli
 from warp.cli import partitions as partitions_cli
 from warp.cli import providers as providers_cli
 from warp.cli import rates as rates_cli
@@ -40,6 +41,7 @@ app.add_typer(cdr_cli.lerg_app, name="lerg")
 app.add_typer(cdr_cli.lrn_app, name="lrn")
 app.add_typer(cdr_cli.vendor_app, name="vendor-cdr")
 app.add_typer(cdr_cli.maintenance_app, name="maintenance")
+cdr_cli.maintenance_app.command("run")(maintenance_cli.run)
 app.command("reconcile")(cdr_cli.reconcile_cmd)
 app.add_typer(providers_cli.app, name="providers")
 app.add_typer(vendors_cli.app, name="vendors")

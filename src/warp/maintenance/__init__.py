@@ -1,0 +1,1 @@
+"""Routine database maintenance (``warp maintenance run``)."""
