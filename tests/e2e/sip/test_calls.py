@@ -115,6 +115,21 @@ def test_real_calls_end_to_end(sip_home: Path) -> None:
         assert len(burst.rejected) == 20 - GLOBEX_MAX_CALLS and set(burst.rejected.values()) == {486}, burst
         assert set(cheap.invites()) == set(bulk.answered) | set(burst.answered)
 
+        # 3b. Limits are read live per call (no reload): Globex now gets 3 calls/s and room for 100 calls;
+        # 12 calls within 0.3 s span at most two wall-clock seconds, so at most 6 pass and the rest get 503.
+        with psycopg.connect(db.url, autocommit=True) as admin:
+            admin.execute(
+                "UPDATE routing.trunks SET max_calls_per_second = 3, max_concurrent_calls = 100 WHERE id = %s",
+                (world.globex_trunk,),
+            )
+        paced = run_uac(
+            sip_home, "paced", kamailio_port=kam.port, source_ip="127.0.0.2", calls=12, rate=40, dnis=DNIS
+        )
+        assert len(paced.call_ids) == 12
+        assert 3 <= len(paced.answered) <= 6, paced
+        assert set(paced.rejected.values()) == {503}, paced
+        assert set(cheap.invites()) == set(bulk.answered) | set(burst.answered) | set(paced.answered)
+
         # 4. The cheap carrier answers 503: every call fails over to the other carrier and is answered.
         cheap.stop()
         cheap_down = Uas(sip_home, "cheap", port=cheap.port, scenario="uas_503.xml")
@@ -128,7 +143,7 @@ def test_real_calls_end_to_end(sip_home: Path) -> None:
         assert set(pricey.invites()) == set(failover.answered)
 
         placed: dict[str, UacResult] = {}
-        for result in (bulk, burst, failover):
+        for result in (bulk, burst, paced, failover):
             for call_id in result.call_ids:
                 placed[call_id] = result
 
@@ -183,12 +198,13 @@ def test_real_calls_end_to_end(sip_home: Path) -> None:
                     assert row["vendor_cost"] == expected_cost, (call_id, row)
                     assert row["margin"] == expected_charge - expected_cost
                 else:
-                    assert row["sip_code"] == 486 and not row["answered"]
+                    assert row["sip_code"] == result.rejected[call_id] and not row["answered"]
                     assert (row["customer_charge"] or 0) == 0 and (row["vendor_cost"] or 0) == 0
-                account = world.globex if result is burst else world.acme
-                trunk = world.globex_trunk if result is burst else world.acme_trunk
+                globex = result is burst or result is paced
+                account = world.globex if globex else world.acme
+                trunk = world.globex_trunk if globex else world.acme_trunk
                 assert (row["account_id"], row["trunk_id"]) == (account, trunk)
-                assert row["source_ip"] == ("127.0.0.2" if result is burst else "127.0.0.1")
+                assert row["source_ip"] == ("127.0.0.2" if globex else "127.0.0.1")
 
             hours = sorted({r["start_time"].replace(minute=0, second=0, microsecond=0) for r in rows})
             for hour in hours:
