@@ -156,12 +156,14 @@ INSERT INTO cdr.raw_cdr (start_time, call_id, answer_time, end_time, duration, s
 SELECT cdr.parse_timestamp(s.start_time, %(tz)s), btrim(s.callid),
        cdr.parse_timestamp(nullif(btrim(s.answer_time), ''), %(tz)s),
        cdr.parse_timestamp(nullif(btrim(s.end_time), ''), %(tz)s),
-       btrim(s.duration)::numeric(12,3), i.ip, s.from_user, s.ruri_user, cdr.e164(s.from_user), cdr.e164(s.ruri_user),
+       btrim(s.duration)::numeric(12,3), i.ip, s.from_user, s.ruri_user, cdr.e164_chars(n.a), cdr.e164_chars(n.d),
        btrim(s.sip_code)::integer, nullif(s.sip_reason, ''), nullif(btrim(s.pdd_ms), '')::integer,
        CASE WHEN upper(btrim(s.direction)) IN ('IN', 'INBOUND') THEN 'INBOUND' ELSE 'OUTBOUND' END,
        i.account_id, i.trunk_id, ct.id, nullif(btrim(s.carrier_trunk), ''), i.trunk_id IS NOT NULL,
        %(source)s, %(file)s, coalesce(s.src_line, s.row_no + 1)::integer, {extra}
 FROM cdr_ingest_stage s
+-- each number cleaned once (OFFSET 0 keeps the planner from copying the expression into every use)
+CROSS JOIN LATERAL (SELECT cdr.number_chars(s.from_user) AS a, cdr.number_chars(s.ruri_user) AS d OFFSET 0) AS n
 LEFT JOIN cdr_ingest_ips i ON i.src = btrim(s.src_ip)
 LEFT JOIN routing.carrier_trunks ct ON ct.name = btrim(s.carrier_trunk)
 ON CONFLICT (call_id, start_time) DO NOTHING
