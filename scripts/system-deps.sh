@@ -9,6 +9,10 @@ missing=()
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
   missing+=(postgresql-15 postgresql-contrib)
 fi
+# PgBouncer: the production pooler, run in front of the test cluster by tests/ops.
+if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+  missing+=(pgbouncer)
+fi
 
 sip_missing=()
 if ! command -v kamailio >/dev/null 2>&1 \
