@@ -328,7 +328,10 @@ def import_rates(
             "subsequent_increment, effective_date, expires_date) "
             "SELECT %(trunk)s, prefix, destination_name, country_code, rate, interstate_rate, intrastate_rate, "
             "indeterminate_rate, connection_fee, initial_increment, subsequent_increment, effective_date, "
-            "expires_date FROM rate_import_rows",
+            "expires_date FROM rate_import_rows "
+            # In the exclusion constraint's key order: consecutive GiST insertions then descend to the same
+            # leaf pages (measured ~27% faster than file order on 1M shuffled rows; ADR 0006).
+            "ORDER BY length(prefix), prefix, effective_date",
             params,
         )
         result.loaded = cur.rowcount
