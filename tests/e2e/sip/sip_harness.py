@@ -32,10 +32,15 @@ SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 KAMAILIO_ROLE = "warp_e2e_kamailio"
 
 
+def kamailio_bin() -> str | None:
+    """The kamailio binary (in /usr/sbin, which a non-login PATH may lack)."""
+    return shutil.which("kamailio") or shutil.which("kamailio", path="/usr/sbin:/usr/local/sbin")
+
+
 def missing_tools() -> list[str]:
     """The SIP tools that are not installed (kamailio, its PostgreSQL driver, sipp)."""
     missing = []
-    if shutil.which("kamailio") is None:
+    if kamailio_bin() is None:
         missing.append("kamailio")
     if (
         not list(Path("/usr/lib").glob("*/kamailio/modules/db_postgres.so"))
@@ -147,7 +152,7 @@ class Kamailio:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = (self.workdir / "kamailio.log").open("wb")
         cmd = [
-            "kamailio",
+            kamailio_bin() or "kamailio",
             "-f",
             str(KAMAILIO_CFG),
             "-DD",
