@@ -209,7 +209,7 @@ def test_credits_appear_once_and_ledger_stays_consistent(conn: psycopg.Connectio
     with tenant.transaction(conn, STAFF):  # later: consumed second
         payments.grant_credit(conn, account_id=acct, amount=Decimal("20"), reason="goodwill")
     run(conn, acct, issue=True)
-    _, status, _, subtotal, _, total = invoice(conn, acct)
+    _, status, _, _subtotal, _, total = invoice(conn, acct)
     assert total == Decimal("0.00") and status == "PAID"
     left = conn.execute(
         "SELECT reason, remaining_amount, status FROM billing.credits WHERE account_id = %s ORDER BY reason",
@@ -227,7 +227,7 @@ def test_prepaid_usage_is_not_charged_twice(conn: psycopg.Connection[Any]) -> No
     conn.execute("SELECT billing.post_entry(%s, 'CHARGE', -4, 'CDR', NULL, 'calls')", (acct,))
     did(conn, acct, "+13035550301", activated="2026-10-01T00:00:00Z", monthly=Decimal("2.00"))
     run(conn, acct, issue=True)
-    _, status, _, _, tax, total = invoice(conn, acct)
+    _, status, _, _, _tax, total = invoice(conn, acct)
     assert status == "PAID"
     # the invoice charges only what was not debited in real time: the DIDs and the taxes
     assert balance(conn, acct) == Decimal("50") - Decimal("4") - (total - Decimal("4"))

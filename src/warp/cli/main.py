@@ -8,6 +8,7 @@ import sys
 import typer
 
 from warp.cli import accounts, api_keys, db, numbers
+from warp.cli import billing as billing_cli
 from warp.cli import carriers as carriers_cli
 from warp.cli import cdr as cdr_cli
 from warp.cli import compliance as compliance_cli
@@ -37,6 +38,8 @@ app.add_typer(partitions_cli.app, name="partitions")
 app.add_typer(numbers.app, name="numbers")
 app.command("lcr")(lcr_cli.lcr)
 app.add_typer(cdr_cli.app, name="cdr")
+app.add_typer(billing_cli.rate_plans_app, name="rate-plans")
+app.add_typer(billing_cli.invoices_app, name="invoices")
 app.add_typer(cdr_cli.lerg_app, name="lerg")
 app.add_typer(cdr_cli.lrn_app, name="lrn")
 app.add_typer(cdr_cli.vendor_app, name="vendor-cdr")

@@ -8,6 +8,7 @@ from warp.api.routes import (
     accounts,
     api_keys,
     auth,
+    billing,
     cdrs,
     me,
     messages,
@@ -34,4 +35,5 @@ ROUTERS: list[APIRouter] = [
     cdrs.router,
     reports.router,
     routing.router,
+    billing.router,
 ]
