@@ -47,11 +47,14 @@ def money(value: Any, currency: str = "USD") -> str:
     return f"{sign}{symbol}{abs(amount):,.2f}"
 
 
+_UNITS = {"MINUTE": "min", "SEGMENT": "seg", "MESSAGE": "msg", "DID": "no.", "DAY": "days"}
+
+
 def _qty(item: dict[str, Any]) -> str:
     q = Decimal(item["quantity"])
     text = f"{q:,.0f}" if q == q.to_integral_value() else f"{q:,.2f}"
-    unit = (item.get("unit") or "").lower()
-    return f"{text} {unit}".strip() if unit not in ("each", "") else text
+    unit = _UNITS.get(item.get("unit") or "", "")
+    return f"{text} {unit}".strip()
 
 
 def _rate(item: dict[str, Any]) -> str:

@@ -468,6 +468,21 @@ BEGIN
     DELETE FROM billing.invoice_items it WHERE it.invoice_id = ANY (p_invoice_ids) AND it.item_type = 'TAX';
     INSERT INTO billing.invoice_items (invoice_id, account_id, item_type, category, description, quantity, unit,
                                        unit_rate, amount, tax_rate_id, period_start, period_end, sort_order)
+    WITH bases AS MATERIALIZED (
+        -- Each draft's taxable amounts by tax category, computed once (not per tax rate).
+        SELECT it.invoice_id, billing.tax_category(it.item_type, it.category) AS cat, sum(it.amount) AS amount
+        FROM billing.invoice_items it WHERE it.invoice_id = ANY (p_invoice_ids)
+        GROUP BY 1, 2
+    ),
+    did_counts AS MATERIALIZED (
+        SELECT i.id AS invoice_id, count(DISTINCT a.inventory_id) AS dids
+        FROM billing.invoices i
+        JOIN numbers.did_assignments a ON a.account_id = i.account_id
+             AND a.activated_at < (i.period_end + 1)::timestamp AT TIME ZONE 'UTC'
+             AND (a.disconnected_at IS NULL OR a.disconnected_at > i.period_start::timestamp AT TIME ZONE 'UTC')
+        WHERE i.id = ANY (p_invoice_ids)
+        GROUP BY i.id
+    )
     SELECT x.id, x.account_id, 'TAX', x.tax_category,
            CASE WHEN x.calculation_type = 'PERCENTAGE'
                 THEN x.name || ' (' || trim(trailing '.' FROM trim(trailing '0' FROM (x.rate * 100)::text))
@@ -484,22 +499,20 @@ BEGIN
     FROM (
         SELECT i.id, i.account_id, i.period_start, i.period_end, t.id AS tax_rate_id, t.name, t.tax_category,
                t.calculation_type, t.rate, t.fixed_amount,
-               coalesce((SELECT sum(it.amount) FROM billing.invoice_items it
-                         WHERE it.invoice_id = i.id
-                           AND billing.tax_category(it.item_type, it.category) = ANY (t.applies_to)), 0) AS base,
-               (SELECT count(DISTINCT a.inventory_id) FROM numbers.did_assignments a
-                WHERE a.account_id = i.account_id
-                  AND a.activated_at < (i.period_end + 1)::timestamp AT TIME ZONE 'UTC'
-                  AND (a.disconnected_at IS NULL
-                       OR a.disconnected_at > i.period_start::timestamp AT TIME ZONE 'UTC')) AS dids
+               coalesce(sum(b.amount) FILTER (WHERE b.cat = ANY (t.applies_to)), 0) AS base,
+               coalesce(max(n.dids), 0) AS dids
         FROM billing.invoices i
         JOIN accounts.accounts acc ON acc.id = i.account_id AND NOT acc.tax_exempt
         JOIN billing.tax_rates t
           ON (t.jurisdiction_type = 'FEDERAL' AND t.jurisdiction_code = coalesce(acc.billing_country, 'US'))
           OR (t.jurisdiction_type = 'STATE'
               AND t.jurisdiction_code = coalesce(acc.billing_country, 'US') || '-' || acc.billing_state)
+        LEFT JOIN bases b ON b.invoice_id = i.id
+        LEFT JOIN did_counts n ON n.invoice_id = i.id
         WHERE i.id = ANY (p_invoice_ids) AND i.status = 'DRAFT'
           AND t.effective_date <= i.period_end AND (t.expires_date IS NULL OR t.expires_date > i.period_end)
+        GROUP BY i.id, i.account_id, i.period_start, i.period_end, t.id, t.name, t.tax_category,
+                 t.calculation_type, t.rate, t.fixed_amount
     ) AS x
     WHERE CASE x.calculation_type WHEN 'PERCENTAGE' THEN x.base > 0
                                   WHEN 'PER_DID' THEN x.dids > 0
