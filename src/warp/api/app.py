@@ -16,6 +16,7 @@ from warp.api import errors
 from warp.api.deps import WarpState
 from warp.api.request_log import RequestLogMiddleware, RequestLogWriter
 from warp.api.routes import ROUTERS
+from warp.auth.key_cache import ApiKeyCache
 from warp.auth.policy import AuthPolicy, load_policy
 from warp.auth.ratelimit import RateLimiter
 from warp.db.connection import database_url
@@ -49,7 +50,13 @@ def create_app(
         # Reporting reads: the streaming replica when WARP_REPLICA_URL is set and reachable, else the primary.
         reporting = ReportingSource(pool, os.environ.get("WARP_REPLICA_URL"))
         app.state.reporting = reporting
-        app.state.warp = WarpState(pool=pool, policy=effective, limiter=RateLimiter(effective), url=db_url)
+        app.state.warp = WarpState(
+            pool=pool,
+            policy=effective,
+            limiter=RateLimiter(effective),
+            url=db_url,
+            key_cache=ApiKeyCache(effective.api_key_cache_seconds),
+        )
         writer = RequestLogWriter(pool) if request_log else None
         app.state.request_log = writer
         if writer is not None:

@@ -28,6 +28,7 @@ from psycopg_pool import ConnectionPool
 from warp.api.request_log import valid_ip
 from warp.auth import api_keys, sessions
 from warp.auth.errors import InsufficientScope, Unauthenticated
+from warp.auth.key_cache import ApiKeyCache
 from warp.auth.policy import AuthPolicy
 from warp.auth.principal import Principal
 from warp.auth.ratelimit import RateLimiter
@@ -51,6 +52,7 @@ class WarpState:
     policy: AuthPolicy
     limiter: RateLimiter
     url: str
+    key_cache: ApiKeyCache | None = None  # verified API keys (policy.api_key_cache_seconds)
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def client_ip_of(request: Request) -> str | None:
 
 def _authenticate(conn: psycopg.Connection[Any], token: str, request: Request, state: WarpState) -> Principal:
     if token.startswith("warp_"):
-        return api_keys.authenticate_api_key(conn, token, client_ip_of(request))
+        return api_keys.authenticate_api_key(conn, token, client_ip_of(request), state.key_cache)
     return sessions.authenticate_session(conn, token, state.policy)
 
 

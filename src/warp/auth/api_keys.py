@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -13,6 +13,7 @@ from psycopg.rows import class_row, dict_row
 
 from warp.auth import rbac, tokens
 from warp.auth.errors import ApiKeyNotFound, InvalidAuthInput, SourceIpNotAllowed, Unauthenticated
+from warp.auth.key_cache import ApiKeyCache, CachedKey, drop_key_everywhere
 from warp.auth.principal import Principal
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -159,6 +160,7 @@ def revoke_api_key(conn: psycopg.Connection[Any], key_id_or_prefix: str) -> ApiK
         (key.id,),
     ).fetchone()
     assert row is not None
+    drop_key_everywhere(row.id)
     return row
 
 
@@ -183,34 +185,55 @@ def _ip_allowed(client_ip: str | None, allowed: list[Any] | None) -> bool:
     return False
 
 
-def authenticate_api_key(conn: psycopg.Connection[Any], presented: str, client_ip: str | None) -> Principal:
+def authenticate_api_key(
+    conn: psycopg.Connection[Any] | None,
+    presented: str,
+    client_ip: str | None,
+    cache: ApiKeyCache | None = None,
+) -> Principal:
     """The principal of a presented key, or Unauthenticated / SourceIpNotAllowed.
 
     The lookup runs before any tenant is known, through the SECURITY DEFINER function
     ``auth.authenticate_api_key`` (row-level security hides every key from the application role
-    until then); the hash comparison happens here, in constant time.
+    until then); the hash comparison happens here, in constant time. With a ``cache``, a key verified
+    in the last ``cache.ttl`` seconds is not looked up again (entries are keyed by the key's SHA-256);
+    expiry and the IP allow-list are checked on every call either way. ``conn`` may be None only
+    when the key is known to be cached (see ``cached_api_key``).
     """
     prefix = tokens.parse_api_key(presented)
     if prefix is None:
         raise Unauthenticated("credentials: malformed API key")
+    digest = tokens.sha256_hex(presented)
+    entry = cache.get(digest) if cache is not None else None
+    if entry is None:
+        if conn is None:
+            raise ValueError("authenticate_api_key: a connection is needed for a key not in the cache")
+        entry = _look_up(conn, prefix, digest, cache.clock() if cache is not None else 0.0)
+        if cache is not None:
+            cache.put(digest, entry)
+    return _principal_of(entry, client_ip)
+
+
+def cached_api_key(presented: str, cache: ApiKeyCache) -> bool:
+    """Whether ``presented`` is a well-formed key verified recently enough to be in ``cache``."""
+    return tokens.parse_api_key(presented) is not None and cache.get(tokens.sha256_hex(presented)) is not None
+
+
+def _look_up(conn: psycopg.Connection[Any], prefix: str, digest: str, read_at: float) -> CachedKey:
     row = (
         conn.cursor(row_factory=dict_row)
         .execute("SELECT * FROM auth.authenticate_api_key(%s)", (prefix,))
         .fetchone()
     )
-    if row is None or not tokens.same_hash(tokens.sha256_hex(presented), row["key_hash"]):
+    if row is None or not tokens.same_hash(digest, row["key_hash"]):
         raise Unauthenticated("credentials: unknown API key")
-    now = datetime.now(UTC)
     if row["revoked_at"] is not None:
         raise Unauthenticated("credentials: the API key was revoked")
-    if row["expires_at"] is not None and row["expires_at"] <= now:
+    if row["expires_at"] is not None and row["expires_at"] <= datetime.now(UTC):
         raise Unauthenticated("credentials: the API key has expired")
     if row["account_status"] == "CLOSED":
         raise Unauthenticated("credentials: the account is closed")
-    if not _ip_allowed(client_ip, row["allowed_ips"]):
-        raise SourceIpNotAllowed("client_ip: this API key may not be used from this address")
-    last_used = row["last_used_at"]
-    return Principal(
+    principal = Principal(
         kind="API_KEY",
         actor_id=row["id"],
         account_id=row["account_id"],
@@ -218,8 +241,30 @@ def authenticate_api_key(conn: psycopg.Connection[Any], presented: str, client_i
         name=row["name"],
         api_key_id=row["id"],
         rate_limits=(row["rate_limit_per_second"], row["rate_limit_per_minute"], row["rate_limit_per_hour"]),
-        needs_touch=last_used is None or now - last_used >= LAST_USED_RESOLUTION,
     )
+    return CachedKey(
+        principal=principal,
+        expires_at=row["expires_at"],
+        allowed_ips=row["allowed_ips"],
+        last_used_at=row["last_used_at"],
+        cached_at=read_at,
+    )
+
+
+def _principal_of(entry: CachedKey, client_ip: str | None) -> Principal:
+    """Per-request checks on a verified key: expiry, IP allow-list, whether to record the use."""
+    now = datetime.now(UTC)
+    if entry.expires_at is not None and entry.expires_at <= now:
+        raise Unauthenticated("credentials: the API key has expired")
+    if not _ip_allowed(client_ip, entry.allowed_ips):
+        raise SourceIpNotAllowed("client_ip: this API key may not be used from this address")
+    last_used = entry.last_used_at
+    if last_used is None or now - last_used >= LAST_USED_RESOLUTION:
+        # This request records the use (touch_last_used); later requests served from the cache
+        # need not, until a minute has passed.
+        entry.last_used_at = now
+        return replace(entry.principal, needs_touch=True)
+    return entry.principal
 
 
 def touch_last_used(conn: psycopg.Connection[Any], key_id: UUID) -> None:

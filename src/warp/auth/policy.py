@@ -27,6 +27,9 @@ class AuthPolicy:
     rate_per_minute: int = 1000
     rate_per_hour: int = 20000
     login_per_minute_per_ip: int = 10
+    # Seconds a verified API key is served from the in-process cache (0: look it up every request).
+    # load_policy() defaults WARP_AUTH_CACHE_SECONDS to 5; a policy built in code has it off.
+    api_key_cache_seconds: float = 0
     redis_url: str | None = None
     secret_key: str | None = None
     home: Path = Path(".warp")
@@ -34,6 +37,8 @@ class AuthPolicy:
     def __post_init__(self) -> None:
         if self.bcrypt_rounds < MIN_BCRYPT_ROUNDS:
             raise ConfigError(f"WARP_BCRYPT_ROUNDS: must be at least {MIN_BCRYPT_ROUNDS}")
+        if self.api_key_cache_seconds < 0:
+            raise ConfigError("WARP_AUTH_CACHE_SECONDS: must not be negative")
         for name in ("max_failed_logins", "lockout_seconds", "session_idle_seconds", "rate_per_second"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}: must be positive")
@@ -77,6 +82,7 @@ def load_policy(environ: dict[str, str] | None = None) -> AuthPolicy:
         rate_per_minute=_int(env, "WARP_RATE_LIMIT_PER_MINUTE", 1000),
         rate_per_hour=_int(env, "WARP_RATE_LIMIT_PER_HOUR", 20000),
         login_per_minute_per_ip=_int(env, "WARP_LOGIN_RATE_PER_MINUTE", 10),
+        api_key_cache_seconds=_int(env, "WARP_AUTH_CACHE_SECONDS", 5),
         redis_url=env.get("WARP_REDIS_URL") or None,
         secret_key=env.get("WARP_SECRET_KEY") or None,
         home=Path(env.get("WARP_HOME", ".warp")).resolve(),
