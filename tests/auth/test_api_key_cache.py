@@ -140,12 +140,15 @@ def test_ip_allow_list_is_checked_on_a_cache_hit(world: World) -> None:
     cache = ApiKeyCache(TTL)
     with psycopg.connect(world.url) as conn:
         assert api_keys.authenticate_api_key(conn, key, "198.51.100.7", cache).account_id == world.acme
-    # From the cache alone (no connection): the allow-list still applies.
-    assert api_keys.authenticate_api_key(None, key, "198.51.100.9", cache).account_id == world.acme
+    # From the cache alone (no database): the allow-list still applies.
+    hit = api_keys.authenticate_cached_api_key(key, "198.51.100.9", cache)
+    assert hit is not None and hit.account_id == world.acme
     with pytest.raises(SourceIpNotAllowed):
-        api_keys.authenticate_api_key(None, key, "203.0.113.9", cache)
+        api_keys.authenticate_cached_api_key(key, "203.0.113.9", cache)
     with pytest.raises(SourceIpNotAllowed):
-        api_keys.authenticate_api_key(None, key, None, cache)
+        api_keys.authenticate_cached_api_key(key, None, cache)
+    tampered = key[:-1] + ("A" if key[-1] != "A" else "B")
+    assert api_keys.authenticate_cached_api_key(tampered, "198.51.100.9", cache) is None
 
 
 def test_disabled_with_zero(world: World, lookups: list[str]) -> None:

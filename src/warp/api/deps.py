@@ -10,20 +10,28 @@ Every route declares what it needs with exactly one of::
 against the principal's rate limit, checks the permission, then opens ONE transaction acting as
 the principal (``warp.db.tenant``: role warp_app, tenant, actor, request id) and hands it to the
 handler as ``tx.conn``; it commits when the handler returns and rolls back when it raises, before
-the response is sent. ``tests/api/test_routes.py`` fails for a route that declares nothing.
+the response is sent. The dependency itself is async: a key found in the in-process cache is
+authenticated and rate-limited on the event loop, and the transaction opens on the handler's first
+use of ``tx.conn`` in the handler's worker thread (two thread-pool hops per request: the handler
+and the commit); session tokens and uncached keys are looked up in a worker thread, inside the
+request's transaction. ``tests/api/test_routes.py`` fails for a route that declares nothing.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
+import anyio
 import psycopg
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from limits.storage import MemoryStorage
 from psycopg_pool import ConnectionPool
+from starlette.concurrency import run_in_threadpool
 
 from warp.api.request_log import valid_ip
 from warp.auth import api_keys, sessions
@@ -36,6 +44,8 @@ from warp.db import tenant
 
 PUBLIC = "public"
 AUTHENTICATED = "authenticated"
+
+_ANONYMOUS = Principal(kind="ANONYMOUS", actor_id=UUID(int=0), account_id=None, permissions=frozenset())
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -55,13 +65,61 @@ class WarpState:
     key_cache: ApiKeyCache | None = None  # verified API keys (policy.api_key_cache_seconds)
 
 
-@dataclass(frozen=True)
 class Tx:
-    """A handler's unit of work: the connection inside the principal's transaction."""
+    """A handler's unit of work: the connection inside the principal's transaction.
 
-    conn: psycopg.Connection[Any]
-    principal: Principal
-    request_id: str
+    The connection is taken from the pool and the transaction opened (tenant settings, and the
+    key's last use when due) on first use of ``conn``, in the thread that runs the handler: a request
+    served from the key cache reaches its handler without a thread-pool hop. The chassis ends the
+    transaction after the handler (``finish``), and opens it then if the handler never did but a
+    last use is due.
+    """
+
+    __slots__ = ("_applied", "_conn", "_pool", "principal", "request_id")
+
+    def __init__(self, pool: ConnectionPool[Any], principal: Principal, request_id: str) -> None:
+        self.principal = principal
+        self.request_id = request_id
+        self._pool = pool
+        self._conn: psycopg.Connection[Any] | None = None
+        self._applied = False
+
+    @property
+    def conn(self) -> psycopg.Connection[Any]:
+        if not self._applied:
+            conn = self._connection()
+            tenant.apply(conn, self.principal.context(self.request_id))
+            if self.principal.needs_touch and self.principal.api_key_id is not None:
+                api_keys.touch_last_used(conn, self.principal.api_key_id)
+            self._applied = True
+        assert self._conn is not None
+        return self._conn
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        """The request's pooled connection (its first statement begins the transaction)."""
+        if self._conn is None:
+            self._conn = self._pool.getconn()
+        return self._conn
+
+    @property
+    def pending(self) -> bool:
+        """Whether ``finish`` has database work to do."""
+        return self._conn is not None or self.principal.needs_touch
+
+    def finish(self, commit: bool) -> None:
+        """Commit (or roll back) the transaction and give the connection back to the pool."""
+        if commit and not self._applied and self.principal.needs_touch:
+            self.conn  # noqa: B018 - opens the transaction to record the key's use
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if commit:
+                conn.commit()
+            else:
+                conn.rollback()
+        finally:
+            self._pool.putconn(conn)
 
 
 def state_of(request: Request) -> WarpState:
@@ -88,33 +146,61 @@ def _authenticate(conn: psycopg.Connection[Any], token: str, request: Request, s
     return sessions.authenticate_session(conn, token, state.policy)
 
 
+def _cached_principal(token: str, request: Request, state: WarpState) -> Principal | None:
+    """The principal of an API key verified recently (no database, no blocking), else None."""
+    cache = state.key_cache
+    if cache is None or not cache.enabled or not token.startswith("warp_"):
+        return None
+    return api_keys.authenticate_cached_api_key(token, client_ip_of(request), cache)
+
+
+def _authenticate_in(tx_conn: Tx, token: str, request: Request, state: WarpState) -> Principal:
+    """Authenticate with the database, inside the request's transaction (runs in a worker thread)."""
+    return _authenticate(tx_conn._connection(), token, request, state)
+
+
 def require(permission: str) -> Any:
     """Dependency: an authenticated principal holding ``permission``, in its own transaction."""
     if not permission or permission == PUBLIC:
         raise ValueError("require() needs a permission or AUTHENTICATED; use public() for open routes")
 
-    def dependency(
+    async def dependency(
         request: Request,
         response: Response,
         credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
-    ) -> Iterator[Tx]:
+    ) -> AsyncIterator[Tx]:
         if credentials is None or not credentials.credentials:
             raise Unauthenticated("credentials: send Authorization: Bearer <API key or session token>")
+        token = credentials.credentials
         state = state_of(request)
         request_id = request_id_of(request)
-        with state.pool.connection() as conn, conn.transaction():
-            principal = _authenticate(conn, credentials.credentials, request, state)
+        # A placeholder principal until authentication: its transaction is the request's, begun by
+        # the look-up (session tokens, uncached keys) and given the tenant settings on first use.
+        tx = Tx(state.pool, _ANONYMOUS, request_id)
+        try:
+            principal = _cached_principal(token, request, state)
+            if principal is None:
+                principal = await run_in_threadpool(_authenticate_in, tx, token, request, state)
+            tx.principal = principal
             request.state.principal = principal
             identity = f"key:{principal.api_key_id}" if principal.api_key_id else f"user:{principal.user_id}"
-            quota = state.limiter.hit(identity, principal.rate_limits)
+            if isinstance(state.limiter.storage, MemoryStorage):
+                quota = state.limiter.hit(identity, principal.rate_limits)
+            else:  # a network storage (Redis) blocks: off the event loop
+                quota = await run_in_threadpool(state.limiter.hit, identity, principal.rate_limits)
             for name, value in quota.headers().items():
                 response.headers[name] = value
             if permission != AUTHENTICATED and not principal.allows(permission):
                 raise InsufficientScope(f"scope: this operation needs {permission!r}")
-            tenant.apply(conn, principal.context(request_id))
-            if principal.needs_touch and principal.api_key_id is not None:
-                api_keys.touch_last_used(conn, principal.api_key_id)
-            yield Tx(conn=conn, principal=principal, request_id=request_id)
+            yield tx
+        except BaseException:
+            if tx.pending:
+                with anyio.CancelScope(shield=True):
+                    await run_in_threadpool(tx.finish, False)
+            raise
+        if tx.pending:
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(tx.finish, True)
 
     dependency.warp_permission = permission  # type: ignore[attr-defined]
     return Depends(dependency, scope="function")

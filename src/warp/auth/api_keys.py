@@ -186,7 +186,7 @@ def _ip_allowed(client_ip: str | None, allowed: list[Any] | None) -> bool:
 
 
 def authenticate_api_key(
-    conn: psycopg.Connection[Any] | None,
+    conn: psycopg.Connection[Any],
     presented: str,
     client_ip: str | None,
     cache: ApiKeyCache | None = None,
@@ -197,8 +197,7 @@ def authenticate_api_key(
     ``auth.authenticate_api_key`` (row-level security hides every key from the application role
     until then); the hash comparison happens here, in constant time. With a ``cache``, a key verified
     in the last ``cache.ttl`` seconds is not looked up again (entries are keyed by the key's SHA-256);
-    expiry and the IP allow-list are checked on every call either way. ``conn`` may be None only
-    when the key is known to be cached (see ``cached_api_key``).
+    expiry and the IP allow-list are checked on every call either way.
     """
     prefix = tokens.parse_api_key(presented)
     if prefix is None:
@@ -206,17 +205,21 @@ def authenticate_api_key(
     digest = tokens.sha256_hex(presented)
     entry = cache.get(digest) if cache is not None else None
     if entry is None:
-        if conn is None:
-            raise ValueError("authenticate_api_key: a connection is needed for a key not in the cache")
         entry = _look_up(conn, prefix, digest, cache.clock() if cache is not None else 0.0)
         if cache is not None:
             cache.put(digest, entry)
     return _principal_of(entry, client_ip)
 
 
-def cached_api_key(presented: str, cache: ApiKeyCache) -> bool:
-    """Whether ``presented`` is a well-formed key verified recently enough to be in ``cache``."""
-    return tokens.parse_api_key(presented) is not None and cache.get(tokens.sha256_hex(presented)) is not None
+def authenticate_cached_api_key(
+    presented: str, client_ip: str | None, cache: ApiKeyCache
+) -> Principal | None:
+    """The principal of a presented key found in ``cache`` (no database), else None; the same
+    per-request checks as ``authenticate_api_key`` apply."""
+    if tokens.parse_api_key(presented) is None:
+        return None
+    entry = cache.get(tokens.sha256_hex(presented))
+    return None if entry is None else _principal_of(entry, client_ip)
 
 
 def _look_up(conn: psycopg.Connection[Any], prefix: str, digest: str, read_at: float) -> CachedKey:
