@@ -326,7 +326,7 @@ COMMENT ON FUNCTION cdr.move_default_cdrs(date) IS
     'raw_cdr_default while their enriched rows and vendor CDR links are set aside and restored. Returns '
     'the number of raw CDRs moved (0 when the partition already exists).';
 
-CREATE OR REPLACE FUNCTION cdr.create_monthly_partition(p_month date DEFAULT (date_trunc('month', now()) + interval '1 month')::date)
+CREATE FUNCTION cdr.create_monthly_partition(p_month date DEFAULT (date_trunc('month', now()) + interval '1 month')::date)
     RETURNS SETOF text
     LANGUAGE plpgsql
     SET search_path = pg_catalog
@@ -442,3 +442,9 @@ ALTER FUNCTION cdr.move_default_cdrs(date) OWNER TO warp_owner;
 ALTER FUNCTION cdr.create_monthly_partition(date) OWNER TO warp_owner;
 REVOKE ALL ON FUNCTION cdr.maintain_partitions(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cdr.maintain_partitions(integer) TO warp_staff;
+
+-- Partitions for this month and the next three.
+SELECT count(*) FROM (
+    SELECT cdr.create_monthly_partition((date_trunc('month', now()) + make_interval(months => m))::date)
+    FROM generate_series(0, 3) AS m
+) AS created;
