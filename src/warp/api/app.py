@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from psycopg import Connection
 from psycopg.rows import DictRow, dict_row
@@ -56,6 +57,7 @@ def create_app(
             limiter=RateLimiter(effective),
             url=db_url,
             key_cache=ApiKeyCache(effective.api_key_cache_seconds),
+            db_slots=anyio.Semaphore(max(1, pool_size // 2)),
         )
         writer = RequestLogWriter(pool) if request_log else None
         app.state.request_log = writer

@@ -63,6 +63,10 @@ class WarpState:
     limiter: RateLimiter
     url: str
     key_cache: ApiKeyCache | None = None  # verified API keys (policy.api_key_cache_seconds)
+    # Requests holding (or about to take) a pooled connection, at most half the pool: worker threads
+    # never all block on the pool while the requests holding its connections wait for a thread to
+    # commit, and a handler that takes a second connection (reports, streamed exports) finds one.
+    db_slots: anyio.Semaphore | None = None
 
 
 class Tx:
@@ -176,31 +180,40 @@ def require(permission: str) -> Any:
         request_id = request_id_of(request)
         # A placeholder principal until authentication: its transaction is the request's, begun by
         # the look-up (session tokens, uncached keys) and given the tenant settings on first use.
-        tx = Tx(state.pool, _ANONYMOUS, request_id)
+        slots = state.db_slots
+        if slots is not None:
+            await slots.acquire()
         try:
-            principal = _cached_principal(token, request, state)
-            if principal is None:
-                principal = await run_in_threadpool(_authenticate_in, tx, token, request, state)
-            tx.principal = principal
-            request.state.principal = principal
-            identity = f"key:{principal.api_key_id}" if principal.api_key_id else f"user:{principal.user_id}"
-            if isinstance(state.limiter.storage, MemoryStorage):
-                quota = state.limiter.hit(identity, principal.rate_limits)
-            else:  # a network storage (Redis) blocks: off the event loop
-                quota = await run_in_threadpool(state.limiter.hit, identity, principal.rate_limits)
-            for name, value in quota.headers().items():
-                response.headers[name] = value
-            if permission != AUTHENTICATED and not principal.allows(permission):
-                raise InsufficientScope(f"scope: this operation needs {permission!r}")
-            yield tx
-        except BaseException:
+            tx = Tx(state.pool, _ANONYMOUS, request_id)
+            try:
+                principal = _cached_principal(token, request, state)
+                if principal is None:
+                    principal = await run_in_threadpool(_authenticate_in, tx, token, request, state)
+                tx.principal = principal
+                request.state.principal = principal
+                identity = (
+                    f"key:{principal.api_key_id}" if principal.api_key_id else f"user:{principal.user_id}"
+                )
+                if isinstance(state.limiter.storage, MemoryStorage):
+                    quota = state.limiter.hit(identity, principal.rate_limits)
+                else:  # a network storage (Redis) blocks: off the event loop
+                    quota = await run_in_threadpool(state.limiter.hit, identity, principal.rate_limits)
+                for name, value in quota.headers().items():
+                    response.headers[name] = value
+                if permission != AUTHENTICATED and not principal.allows(permission):
+                    raise InsufficientScope(f"scope: this operation needs {permission!r}")
+                yield tx
+            except BaseException:
+                if tx.pending:
+                    with anyio.CancelScope(shield=True):
+                        await run_in_threadpool(tx.finish, False)
+                raise
             if tx.pending:
                 with anyio.CancelScope(shield=True):
-                    await run_in_threadpool(tx.finish, False)
-            raise
-        if tx.pending:
-            with anyio.CancelScope(shield=True):
-                await run_in_threadpool(tx.finish, True)
+                    await run_in_threadpool(tx.finish, True)
+        finally:
+            if slots is not None:
+                slots.release()
 
     dependency.warp_permission = permission  # type: ignore[attr-defined]
     return Depends(dependency, scope="function")
