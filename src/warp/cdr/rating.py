@@ -22,7 +22,7 @@ from uuid import UUID
 import psycopg
 
 from warp.cdr.errors import InvalidCdrInput
-from warp.cdr.reference import LrnProvider, resolve_lrns
+from warp.cdr.reference import LrnProvider, lookup_lrns
 
 Progress = Callable[[int, int], None]
 """Called with (CDRs done, CDRs total)."""
@@ -261,6 +261,9 @@ SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM upd u JOIN old o ON o.i
        (SELECT coalesce(sum(total), 0) FROM moved)
 """
 
+# The UTC hours the rated CDRs fall in (their hourly summaries are then out of date).
+_HOURS = "SELECT DISTINCT date_trunc('hour', start_time, 'UTC') FROM cdr_rated"
+
 _SUMMARY = """
 SELECT count(*) AS cdrs,
        count(*) FILTER (WHERE status = 'RATED') AS rated,
@@ -289,6 +292,9 @@ class RatingResult:
     locked: list[dict[str, Any]] = field(default_factory=list)
     windows: int = 0
     seconds: float = 0.0
+    hours: set[datetime] = field(default_factory=set)
+    lrn_looked_up: int = 0
+    lrn_errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -302,6 +308,9 @@ class RatingResult:
             "prepaid_debited": str(self.prepaid_debited),
             "changed": self.changed,
             "locked_by_invoices": self.locked,
+            "hours": len(self.hours),
+            "lrn_looked_up": self.lrn_looked_up,
+            "lrn_errors": self.lrn_errors,
             "seconds": round(self.seconds, 3),
         }
 
@@ -326,7 +335,9 @@ def _rate_work(
         numbers = [
             str(_v(r, 0)) for r in conn.execute("SELECT DISTINCT dnis FROM cdr_work WHERE d10 IS NOT NULL")
         ]
-        resolve_lrns(conn, numbers, provider)
+        lookup = lookup_lrns(conn, numbers, provider)
+        result.lrn_looked_up += lookup.asked
+        result.lrn_errors.extend(lookup.errors)
     conn.execute(_ENRICH)
     conn.execute("ANALYZE cdr_enr")
     if "customer" not in lengths:
@@ -345,6 +356,7 @@ def _rate_work(
     result.uncosted += int(_v(row, 5))
     for reason, n in dict(_v(row, 6)).items():
         result.reasons[reason] = result.reasons.get(reason, 0) + int(n)
+    result.hours.update(_v(r, 0) for r in conn.execute(_HOURS).fetchall())
 
 
 def process(

@@ -17,6 +17,7 @@ from psycopg import sql
 
 from warp.cdr.errors import ImportRefused, InvalidCdrInput
 from warp.db import csvcopy
+from warp.errors import WarpError
 
 MAX_REPORTED = 1000
 
@@ -206,6 +207,87 @@ class LocalLrnProvider:
 
 
 DEFAULT_TTL = timedelta(days=7)
+LOOKUP_CHUNK = 5000
+"""Numbers per provider request."""
+
+PROVIDER_ERRORS: tuple[type[BaseException], ...] = (WarpError, OSError, TimeoutError)
+"""What a failing provider may raise (failover exhausted, vendor error, network)."""
+
+
+@dataclass
+class LrnLookup:
+    """The answer of :func:`lookup_lrns`: LRN per number, and what the provider was asked."""
+
+    lrns: dict[str, str | None] = field(default_factory=dict)
+    cached: int = 0
+    asked: int = 0
+    answered: int = 0
+    providers: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def lookup_lrns(
+    conn: psycopg.Connection[Any],
+    numbers: Iterable[str],
+    provider: LrnProvider | None,
+    *,
+    ttl: timedelta = DEFAULT_TTL,
+    provider_id: Any = None,
+    chunk: int = LOOKUP_CHUNK,
+    raise_errors: bool = False,
+) -> LrnLookup:
+    """LRNs of NANP ``numbers``: from the cache when present and unexpired, else from ``provider`` (then cached).
+
+    The provider is asked in chunks of ``chunk`` numbers; each answer is cached (with the id of the
+    service provider that gave it, when the provider tells: ``last_provider_id``) and expires after
+    ``ttl``. When the provider fails (every registry provider down), the numbers it could not answer
+    stay unresolved, the error is returned in ``errors`` (or raised with ``raise_errors``), and
+    rating goes on with the destination's own NPA-NXX.
+    """
+    out = LrnLookup()
+    wanted = sorted({n for n in numbers if n and n.startswith("+1")})
+    if not wanted:
+        return out
+    rows = conn.execute(
+        "SELECT number, lrn FROM cdr.lrn_cache WHERE number = ANY(%s) AND (expires_at IS NULL OR expires_at > now())",
+        (wanted,),
+    ).fetchall()
+    out.lrns = {str(_first(r)): _second(r) for r in rows}
+    out.cached = len(out.lrns)
+    missing = [n for n in wanted if n not in out.lrns]
+    if not missing or provider is None:
+        return out
+    for i in range(0, len(missing), chunk):
+        part = missing[i : i + chunk]
+        out.asked += len(part)
+        try:
+            answer = provider.lookup(part)
+        except PROVIDER_ERRORS as exc:
+            if raise_errors:
+                raise
+            out.errors.append(getattr(exc, "message", None) or str(exc) or type(exc).__name__)
+            break
+        asked = set(part)
+        answers = {n: lrn for n, lrn in answer.items() if n in asked}
+        used = getattr(provider, "last_provider", None)
+        if used and used not in out.providers:
+            out.providers.append(str(used))
+        if answers:
+            conn.execute(
+                "INSERT INTO cdr.lrn_cache AS c (number, lrn, source, service_provider_id, looked_up_at, expires_at) "
+                "SELECT n, l, 'PROVIDER', %s, now(), now() + %s FROM unnest(%s::text[], %s::text[]) AS u(n, l) "
+                "ON CONFLICT ON CONSTRAINT lrn_cache_number_key DO UPDATE SET lrn = EXCLUDED.lrn, source = 'PROVIDER', "
+                "service_provider_id = EXCLUDED.service_provider_id, looked_up_at = now(), expires_at = EXCLUDED.expires_at",
+                (
+                    getattr(provider, "last_provider_id", None) or provider_id,
+                    ttl,
+                    list(answers),
+                    list(answers.values()),
+                ),
+            )
+            out.lrns.update(answers)
+            out.answered += len(answers)
+    return out
 
 
 def resolve_lrns(
@@ -216,28 +298,49 @@ def resolve_lrns(
     ttl: timedelta = DEFAULT_TTL,
     provider_id: Any = None,
 ) -> dict[str, str | None]:
-    """LRNs of NANP ``numbers``: from the cache when present and unexpired, else from ``provider`` (then cached)."""
-    wanted = sorted({n for n in numbers if n and n.startswith("+1")})
-    if not wanted:
-        return {}
-    rows = conn.execute(
-        "SELECT number, lrn FROM cdr.lrn_cache WHERE number = ANY(%s) AND (expires_at IS NULL OR expires_at > now())",
-        (wanted,),
-    ).fetchall()
-    known: dict[str, str | None] = {str(_first(r)): _second(r) for r in rows}
-    missing = [n for n in wanted if n not in known]
-    if missing and provider is not None:
-        answers = {n: lrn for n, lrn in provider.lookup(missing).items() if n in set(missing)}
-        if answers:
-            conn.execute(
-                "INSERT INTO cdr.lrn_cache AS c (number, lrn, source, service_provider_id, looked_up_at, expires_at) "
-                "SELECT n, l, 'PROVIDER', %s, now(), now() + %s FROM unnest(%s::text[], %s::text[]) AS u(n, l) "
-                "ON CONFLICT ON CONSTRAINT lrn_cache_number_key DO UPDATE SET lrn = EXCLUDED.lrn, source = 'PROVIDER', "
-                "service_provider_id = EXCLUDED.service_provider_id, looked_up_at = now(), expires_at = EXCLUDED.expires_at",
-                (provider_id, ttl, list(answers), list(answers.values())),
-            )
-            known.update(answers)
-    return known
+    """LRNs of NANP ``numbers`` (cache, then ``provider``); a provider failure is raised."""
+    return lookup_lrns(conn, numbers, provider, ttl=ttl, provider_id=provider_id, raise_errors=True).lrns
+
+
+class RegistryLrnProvider:
+    """The enabled ``lrn_lookup`` service providers of vendor_mgmt, in failover order.
+
+    Each request goes to the providers by priority (``vendor_mgmt.get_providers_by_capability``)
+    until one answers; a failing provider gets a DOWN health record and the next is tried
+    (:func:`warp.vendors.service.with_failover`). ``last_provider``/``last_provider_id`` name the one
+    that answered, so the cache records where each LRN came from.
+    """
+
+    name = "registry"
+
+    def __init__(self, conn: psycopg.Connection[Any], secrets: Any = None) -> None:
+        from warp.vendors.secrets import SecretResolver
+
+        self.conn = conn
+        self.secrets = secrets if secrets is not None else SecretResolver()
+        self.last_provider: str | None = None
+        self.last_provider_id: Any = None
+
+    def lookup(self, numbers: list[str]) -> Mapping[str, str | None]:
+        from warp.vendors import service
+
+        answer, used = service.with_failover(
+            self.conn, "lrn_lookup", lambda p: p.lookup(numbers), self.secrets
+        )
+        self.last_provider = used
+        row = self.conn.execute(
+            "SELECT id FROM vendor_mgmt.service_providers WHERE name = %s", (used,)
+        ).fetchone()
+        self.last_provider_id = _first(row)
+        return dict(answer)
+
+
+def registry_lrn_provider(conn: psycopg.Connection[Any], secrets: Any = None) -> RegistryLrnProvider | None:
+    """A :class:`RegistryLrnProvider` when at least one ``lrn_lookup`` provider is enabled, else None."""
+    row = conn.execute(
+        "SELECT count(*) FROM vendor_mgmt.get_providers_by_capability('lrn_lookup')"
+    ).fetchone()
+    return RegistryLrnProvider(conn, secrets) if _first(row) else None
 
 
 def _count(conn: psycopg.Connection[Any], table: str) -> int:

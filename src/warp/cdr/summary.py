@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,3 +23,13 @@ def summarize_hours(conn: psycopg.Connection[Any], start: datetime, end: datetim
         hours += 1
         hour += timedelta(hours=1)
     return {"hours": hours, "rows": rows}
+
+
+def summarize_hour_set(conn: psycopg.Connection[Any], hours: Iterable[datetime]) -> dict[str, int]:
+    """Recompute the given hours (e.g. those a rating run touched), oldest first; hours and rows written."""
+    done = rows = 0
+    for hour in sorted(set(hours)):
+        row = conn.execute("SELECT cdr.calculate_hourly_summary(%s)", (hour,)).fetchone()
+        rows += int(row[0] if not isinstance(row, dict) else next(iter(row.values())))  # type: ignore[index]
+        done += 1
+    return {"hours": done, "rows": rows}

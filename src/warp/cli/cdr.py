@@ -1,7 +1,10 @@
-"""``warp cdr``, ``warp lerg``, ``warp lrn``, ``warp vendor-cdr``, ``warp reconcile``, ``warp maintenance``."""
+"""``warp cdr``, ``warp lerg``, ``warp lrn``, ``warp vendor-cdr``, ``warp reconcile``, ``warp maintenance``,
+``warp worker cdr``."""
 
 from __future__ import annotations
 
+import signal
+import threading
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,8 @@ from warp.cdr import ingest, maintenance, rating, reconcile, reference, summary
 from warp.cdr.errors import InvalidCdrInput
 from warp.cli.output import console, err_console, print_json
 from warp.cli.session import staff_connection
+from warp.db.connection import database_url
+from warp.workers import cdr as cdr_worker
 
 app = typer.Typer(
     help="Call detail records: import, process (enrich + rate), re-rate, failed calls.", no_args_is_help=True
@@ -93,9 +98,15 @@ def process(
     window_hours: int | None = typer.Option(
         None, "--window-hours", help="Hours of CDRs per step (default: ~250k CDRs per step)."
     ),
+    no_lrn: bool = typer.Option(
+        False, "--no-lrn-lookup", help="Use only the LRN cache (do not ask the lrn_lookup providers)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Enrich and rate every pending CDR (set-based), debiting prepaid accounts."""
+    """Enrich and rate every pending CDR (set-based), debiting prepaid accounts.
+
+    Destinations missing from the LRN cache are looked up through the enabled lrn_lookup providers
+    (by priority, failing over to the next) and cached."""
     start = _when(since, "since") if since else None
     with (
         staff_connection() as conn,
@@ -111,6 +122,7 @@ def process(
         task = bar.add_task("rating", total=None)
         result = rating.process(
             conn,
+            provider=None if no_lrn else reference.registry_lrn_provider(conn),
             since=start,
             window=timedelta(hours=window_hours) if window_hours else None,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
@@ -122,6 +134,8 @@ def process(
         console.print(_table("CDR processing", data))
         if result.reasons:
             console.print(_table("Unrated (reason: CDRs)", result.reasons))
+        for error in result.lrn_errors:
+            err_console.print(f"[yellow]LRN look-up failed:[/] {error}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -282,3 +296,72 @@ def partitions(
         return
     console.print(f"created {len(created)} partition(s)" + ("".join(f"\n  {c}" for c in created)))
     console.print(_table("Rows left in default partitions", left))
+
+
+def worker_cmd(
+    interval: str = typer.Option("5s", "--interval", help="Pause when acc_cdrs is idle (500ms, 1s, 5m)."),
+    once: bool = typer.Option(False, "--once", help="Drain acc_cdrs, rate, summarise, then exit."),
+    batch: int = typer.Option(
+        cdr_worker.DEFAULT_BATCH, "--batch", min=1, help="acc_cdrs rows per cycle (one transaction)."
+    ),
+    table: str = typer.Option("acc_cdrs", "--table", help="Kamailio's CDR table (schema.table allowed)."),
+    source: str = typer.Option("acc_cdrs", "--source", help="Watermark name of this acc_cdrs source."),
+    source_url: str | None = typer.Option(
+        None,
+        "--source-url",
+        envvar="WARP_ACC_DATABASE_URL",
+        help="Database holding acc_cdrs when it is not WARP's own.",
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="No line per cycle, only the final summary."),
+    as_json: bool = typer.Option(False, "--json", help="Final summary as JSON."),
+) -> None:
+    """Ingest Kamailio acc_cdrs continuously: each cycle ingests a batch above the watermark, rates every
+    pending CDR and refreshes the touched hourly summaries in one transaction. SIGTERM/SIGINT finish the
+    cycle in progress, then exit 0."""
+    try:
+        interval_s = cdr_worker.parse_interval(interval)
+    except ValueError as exc:
+        raise InvalidCdrInput(str(exc)) from exc
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: Any) -> None:
+        if not stop.is_set():
+            err_console.print(f"{signal.Signals(signum).name}: finishing the current batch, then exiting")
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def _cycle(cycle: cdr_worker.CycleResult) -> None:
+        if not quiet:
+            stamp = datetime.now(UTC).strftime("%H:%M:%S")
+            err_console.print(f"{stamp} {cycle.line()}", highlight=False, soft_wrap=True)
+
+    def _error(message: str) -> None:
+        err_console.print(
+            f"[red]{message}[/] (retrying in {interval_s:g} s)", highlight=False, soft_wrap=True
+        )
+
+    url = database_url()
+    if not quiet and not once:
+        err_console.print(f"CDR worker: {table} every {interval_s:g} s when idle, {batch} rows per cycle")
+    try:
+        totals = cdr_worker.run(
+            url,
+            stop=stop,
+            source_url=source_url,
+            source=source,
+            table=table,
+            interval_s=interval_s,
+            batch=batch,
+            once=once,
+            on_cycle=_cycle,
+            on_error=_error,
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    data = totals.as_dict()
+    if as_json:
+        print_json(data)
+    else:
+        console.print(_table("CDR worker", data))
