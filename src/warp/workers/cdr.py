@@ -282,12 +282,13 @@ def parse_interval(value: str) -> float:
 
 
 def main() -> None:
-    """``python -m warp.workers.cdr``: the same as ``warp worker cdr``."""
-    import typer
+    """``python -m warp.workers.cdr [OPTIONS]``: the same as ``warp worker cdr [OPTIONS]``."""
+    import sys
 
-    from warp.cli.cdr import worker_cmd
+    from warp.cli.main import main as cli_main
 
-    typer.run(worker_cmd)
+    sys.argv = [sys.argv[0], "worker", "cdr", *sys.argv[1:]]
+    cli_main()
 
 
 if __name__ == "__main__":
