@@ -58,11 +58,14 @@ world_spec = st.fixed_dictionaries(
             unique_by=lambda b: (b[0], b[1]),
         ),
         "origin": st.sampled_from([None, "+13035550100", "12125550100"]),
+        # a per-trunk partition override on one customer trunk of the account, and which trunk calls
+        "override": st.none() | st.tuples(st.sampled_from(["LCR", "PRIORITY", "WEIGHTED"]), MOSTLY),
+        "calling_trunk": st.sampled_from([None, "special", "plain"]),
     }
 )
 
 
-def build(conn: Conn, w: dict[str, Any]) -> Any:
+def build(conn: Conn, w: dict[str, Any]) -> tuple[Any, Any]:
     acct = account(conn, "ACME")
     other = account(conn, "OTHER")
     members = []
@@ -116,24 +119,47 @@ def build(conn: Conn, w: dict[str, Any]) -> Any:
     conn.execute(
         "INSERT INTO routing.blacklist (account_id, prefix) VALUES (%s, '12')", (other,)
     )  # another account's entry never applies
-    return acct
+    trunks = {
+        name: one(
+            conn, "INSERT INTO routing.trunks (account_id, name) VALUES (%s, %s) RETURNING id", (acct, name)
+        )
+        for name in ("special", "plain")
+    }
+    if w["override"] is not None:
+        strategy, enabled = w["override"]
+        ovr = partition(conn, "ovr", members[1::2] + members[:1], strategy=strategy, enabled=enabled)
+        conn.execute(
+            "INSERT INTO routing.account_partitions (account_id, trunk_id, partition_id) VALUES (%s, %s, %s)",
+            (acct, trunks["special"], ovr),
+        )
+    return acct, None if w["calling_trunk"] is None else trunks[w["calling_trunk"]]
 
 
-def ranked_by_explain(conn: Conn, dest: str, acct: Any, origin: str | None) -> list[tuple[Any, ...]]:
+def ranked_by_explain(
+    conn: Conn, dest: str, acct: Any, origin: str | None, trunk: Any = None
+) -> list[tuple[Any, ...]]:
     return conn.execute(
         "SELECT rank, carrier_trunk_id, carrier_trunk, carrier, prefix, rate, connection_fee, initial_increment, "
-        "subsequent_increment FROM routing.explain_lcr(%s, %s, %s, %s) WHERE rank IS NOT NULL ORDER BY rank",
-        (dest, acct, origin, AT),
+        "subsequent_increment FROM routing.explain_lcr(%s, %s, %s, %s, %s::uuid) WHERE rank IS NOT NULL "
+        "ORDER BY rank",
+        (dest, acct, origin, AT, trunk),
     ).fetchall()
 
 
-def calculated(conn: Conn, dest: str, acct: Any, origin: str | None, limit: int) -> list[tuple[Any, ...]]:
-    if origin is None:
+def calculated(
+    conn: Conn, dest: str, acct: Any, origin: str | None, limit: int, trunk: Any = None
+) -> list[tuple[Any, ...]]:
+    if origin is None and trunk is None:
         return conn.execute(
             "SELECT * FROM routing.calculate_lcr(%s, %s, %s, %s)", (dest, acct, limit, AT)
         ).fetchall()
+    if origin is None:
+        return conn.execute(
+            "SELECT * FROM routing.calculate_lcr(%s, %s, %s, %s, %s::uuid)", (dest, acct, limit, AT, trunk)
+        ).fetchall()
     return conn.execute(
-        "SELECT * FROM routing.calculate_lcr(%s, %s, %s::text, %s, %s)", (dest, acct, origin, limit, AT)
+        "SELECT * FROM routing.calculate_lcr(%s, %s, %s::text, %s, %s, %s::uuid)",
+        (dest, acct, origin, limit, AT, trunk),
     ).fetchall()
 
 
@@ -146,10 +172,10 @@ def calculated(conn: Conn, dest: str, acct: Any, origin: str | None, limit: int)
 @given(w=world_spec)
 def test_calculate_lcr_is_the_ranked_part_of_explain_lcr(conn: Conn, w: dict[str, Any]) -> None:
     with conn.transaction(force_rollback=True):
-        acct = build(conn, w)
+        acct, trunk = build(conn, w)
         for dest in DESTINATIONS:
-            expected = ranked_by_explain(conn, dest, acct, w["origin"])
-            got = calculated(conn, dest, acct, w["origin"], 20)
+            expected = ranked_by_explain(conn, dest, acct, w["origin"], trunk)
+            got = calculated(conn, dest, acct, w["origin"], 20, trunk)
             if w["strategy"] == "WEIGHTED":
                 # equal-rate ties are drawn at random on every call: compare the sets and the rate order
                 assert {r[1:] for r in got} == {r[1:] for r in expected}, (dest, w)
@@ -157,7 +183,7 @@ def test_calculate_lcr_is_the_ranked_part_of_explain_lcr(conn: Conn, w: dict[str
                 assert [r[0] for r in got] == list(range(1, len(got) + 1))
             else:
                 assert got == expected, (dest, w)
-                assert calculated(conn, dest, acct, w["origin"], 2) == expected[:2]
+                assert calculated(conn, dest, acct, w["origin"], 2, trunk) == expected[:2]
 
 
 def test_agreement_sanity_a_known_world(conn: Conn) -> None:
@@ -170,3 +196,12 @@ def test_agreement_sanity_a_known_world(conn: Conn) -> None:
     got = calculated(conn, "+12025550100", acct, None, 5)
     assert [r[2] for r in got] == ["b", "a"] and got == ranked_by_explain(conn, "+12025550100", acct, None)
     assert one(conn, "SELECT count(*) FROM routing.calculate_lcr('911', %s)", (acct,)) == 0
+    # and a per-trunk override changes both answers in the same way
+    sbc = one(conn, "INSERT INTO routing.trunks (account_id, name) VALUES (%s, 'sbc') RETURNING id", (acct,))
+    conn.execute(
+        "INSERT INTO routing.account_partitions (account_id, trunk_id, partition_id) VALUES (%s, %s, %s)",
+        (acct, sbc, partition(conn, "only-a", [a])),
+    )
+    got = calculated(conn, "+12025550100", acct, None, 5, sbc)
+    assert [r[2] for r in got] == ["a"] and got == ranked_by_explain(conn, "+12025550100", acct, None, sbc)
+    assert [r[2] for r in calculated(conn, "+12025550100", acct, "+13035550100", 5, sbc)] == ["a"]

@@ -17,6 +17,9 @@ def lcr(
     number: str = typer.Argument(..., help="Destination (E.164 with + or digits)."),
     account: str = typer.Option(..., "--account", help="BAN of the calling account."),
     origin: str | None = typer.Option(None, "--origin", help="Calling number (US jurisdiction)."),
+    trunk: str | None = typer.Option(
+        None, "--trunk", help="Customer trunk the call arrives on (its partition override applies)."
+    ),
     limit: int = typer.Option(5, "--limit", help="How many candidates."),
     at: datetime | None = typer.Option(None, "--at", help="Route as of this time (default now)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
@@ -24,12 +27,15 @@ def lcr(
     """Show the routing decision for a call: ordered candidates and the trunks left out with reasons."""
     with staff_connection() as conn:
         target = get_account_by_ban(conn, account)
-        decision = service.lcr(conn, number, target.id, origin=origin, limit=limit, at=at)
+        trunk_id = None if trunk is None else service.get_trunk_by_name(conn, target.id, trunk).id
+        decision = service.lcr(conn, number, target.id, origin=origin, limit=limit, at=at, trunk_id=trunk_id)
     if as_json:
         print_json(decision.as_dict())
         return
     facts = [
-        f"partition {decision.partition or '-'} ({decision.strategy or '-'})",
+        f"partition {decision.partition or '-'} ({decision.strategy or '-'}"
+        + (f", from the {decision.partition_source}" if decision.partition_source else "")
+        + ")",
         f"jurisdiction {decision.jurisdiction or 'unknown'}",
         f"sell rate {decision.sell_rate if decision.sell_rate is not None else 'unknown'}",
     ]

@@ -46,12 +46,17 @@ def create(
 def assign(
     account: str = typer.Option(..., "--account", help="BAN of the account."),
     partition: str = typer.Option(..., "--partition", help="Partition name."),
+    trunk: str | None = typer.Option(
+        None, "--trunk", help="Only calls on this customer trunk of the account (a per-trunk override)."
+    ),
 ) -> None:
-    """Route an account through a partition."""
+    """Route an account (or one of its customer trunks) through a partition."""
     with staff_connection() as conn:
         target = get_account_by_ban(conn, account)
-        service.assign_partition(conn, account_id=target.id, partition=partition)
-    console.print(f"account {account} now routes through partition {partition}")
+        trunk_id = None if trunk is None else service.get_trunk_by_name(conn, target.id, trunk).id
+        service.assign_partition(conn, account_id=target.id, partition=partition, trunk_id=trunk_id)
+    who = f"account {account}" if trunk is None else f"trunk {trunk} of account {account}"
+    console.print(f"{who} now routes through partition {partition}")
 
 
 @app.command("list")

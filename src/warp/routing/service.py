@@ -308,17 +308,34 @@ def list_partitions(conn: psycopg.Connection[Any]) -> list[Partition]:
     return cur.execute(_PARTITION_SELECT + " ORDER BY p.name").fetchall()
 
 
-def assign_partition(conn: psycopg.Connection[Any], *, account_id: UUID, partition: str) -> Partition:
-    """Route ``account_id`` through ``partition`` (replacing its previous account-level assignment)."""
+def assign_partition(
+    conn: psycopg.Connection[Any], *, account_id: UUID, partition: str, trunk_id: UUID | None = None
+) -> Partition:
+    """Route ``account_id`` through ``partition`` (replacing its previous account-level assignment).
+
+    With ``trunk_id`` (one of the account's customer trunks) the assignment is that trunk's override:
+    calls arriving on the trunk use ``partition`` whatever the account's own partition is.
+    """
     target = get_partition(conn, partition)
+    if trunk_id is not None:
+        _account_trunk(conn, account_id, trunk_id)
     with _mapped_errors(), conn.transaction():
         conn.execute(
-            "INSERT INTO routing.account_partitions (account_id, partition_id) VALUES (%s, %s) "
+            "INSERT INTO routing.account_partitions (account_id, trunk_id, partition_id) VALUES (%s, %s, %s) "
             "ON CONFLICT ON CONSTRAINT account_partitions_account_id_trunk_id_key "
             "DO UPDATE SET partition_id = EXCLUDED.partition_id",
-            (account_id, target.id),
+            (account_id, trunk_id, target.id),
         )
     return get_partition(conn, partition)
+
+
+def _account_trunk(conn: psycopg.Connection[Any], account_id: UUID, trunk_id: UUID) -> None:
+    """Refuse a customer trunk that is not visible or not ``account_id``'s."""
+    row = conn.execute("SELECT account_id FROM routing.trunks WHERE id = %s", (trunk_id,)).fetchone()
+    if row is None:
+        raise TrunkNotFound(f"trunk: no trunk {trunk_id}")
+    if _first(row) != account_id:
+        raise InvalidRouting(f"trunk: trunk {trunk_id} belongs to another account")
 
 
 def _first(row: Any) -> Any:
@@ -439,6 +456,15 @@ def get_trunk(conn: psycopg.Connection[Any], trunk_id: UUID) -> Trunk:
     row = cur.execute(_TRUNK_SELECT + " WHERE id = %s", (trunk_id,)).fetchone()
     if row is None:
         raise TrunkNotFound(f"trunk: no trunk {trunk_id}")
+    return row
+
+
+def get_trunk_by_name(conn: psycopg.Connection[Any], account_id: UUID, name: str) -> Trunk:
+    """The account's customer trunk called ``name``."""
+    cur = conn.cursor(row_factory=class_row(Trunk))
+    row = cur.execute(_TRUNK_SELECT + " WHERE account_id = %s AND name = %s", (account_id, name)).fetchone()
+    if row is None:
+        raise TrunkNotFound(f"trunk: the account has no trunk named {name!r}")
     return row
 
 
@@ -654,6 +680,7 @@ class LcrDecision:
     candidates: list[LcrRow]
     exclusions: list[LcrRow]
     blocked: str | None = None
+    partition_source: str | None = None  # 'trunk' (the trunk's override), 'account' or 'default'
 
     def as_dict(self, *, show_costs: bool = True) -> dict[str, Any]:
         """JSON-ready form; ``show_costs=False`` hides costs, sell rate and exclusions (customer view)."""
@@ -685,6 +712,7 @@ class LcrDecision:
             "destination": self.destination,
             "origin": self.origin,
             "partition": self.partition,
+            "partition_source": self.partition_source,
             "strategy": self.strategy,
             "jurisdiction": self.jurisdiction,
             "blocked": self.blocked,
@@ -704,17 +732,23 @@ def lcr(
     origin: str | None = None,
     limit: int = 5,
     at: datetime | None = None,
+    trunk_id: UUID | None = None,
 ) -> LcrDecision:
-    """Route a call like routing.calculate_lcr does, with the reasons for every trunk left out."""
+    """Route a call like routing.calculate_lcr does, with the reasons for every trunk left out.
+
+    ``trunk_id``: the account's customer trunk the call arrives on (its partition override applies).
+    """
     if limit < 1:
         raise InvalidRouting("limit: must be at least 1")
     try:
+        if trunk_id is not None:
+            _account_trunk(conn, account_id, trunk_id)
         with conn.transaction():
             rows = (
                 conn.cursor(row_factory=dict_row)
                 .execute(
-                    "SELECT * FROM routing.explain_lcr(%s, %s, %s, coalesce(%s, now()))",
-                    (destination, account_id, origin, at),
+                    "SELECT * FROM routing.explain_lcr(%s, %s, %s, coalesce(%s, now()), %s)",
+                    (destination, account_id, origin, at, trunk_id),
                 )
                 .fetchall()
             )
@@ -738,4 +772,5 @@ def lcr(
         candidates=candidates,
         exclusions=exclusions,
         blocked=blocked,
+        partition_source=first.get("partition_source"),
     )

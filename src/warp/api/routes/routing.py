@@ -157,9 +157,13 @@ def least_cost_route(
     origin: Annotated[str | None, Query(min_length=1, max_length=32, pattern=r"^\+?[0-9]{1,20}$")] = None,
     account_id: UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=20)] = 5,
+    trunk_id: UUID | None = None,
     tx: Tx = require("routing:read"),
 ) -> dict[str, Any]:
     """Where a call to `destination` would go, in order. Customers see carrier trunks and prefixes;
-    staff also see costs, the sell rate and the trunks left out with the reason."""
-    decision = service.lcr(tx.conn, destination, _account(tx, account_id), origin=origin, limit=limit)
+    staff also see costs, the sell rate and the trunks left out with the reason. `trunk_id`: the
+    account's customer trunk the call arrives on (that trunk's partition override applies)."""
+    decision = service.lcr(
+        tx.conn, destination, _account(tx, account_id), origin=origin, limit=limit, trunk_id=trunk_id
+    )
     return decision.as_dict(show_costs=tx.principal.is_staff)

@@ -112,7 +112,7 @@ ALTER FUNCTION routing.identify_trunk(inet) OWNER TO warp_owner;
 -- Least cost routing
 
 CREATE FUNCTION routing.explain_lcr(p_destination text, p_account_id uuid, p_origin text DEFAULT NULL,
-                                    p_at timestamptz DEFAULT now())
+                                    p_at timestamptz DEFAULT now(), p_trunk_id uuid DEFAULT NULL)
     RETURNS TABLE (
         rank                 integer,
         carrier_trunk_id     uuid,
@@ -131,7 +131,8 @@ CREATE FUNCTION routing.explain_lcr(p_destination text, p_account_id uuid, p_ori
         partition_name       text,
         strategy             text,
         jurisdiction         text,
-        excluded             text)
+        excluded             text,
+        partition_source     text)
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog
 AS $$
@@ -151,13 +152,19 @@ BEGIN
     END IF;
     v_prefixes := routing.digit_prefixes(v_dest);
 
-    SELECT p.id, p.name::text AS name, p.strategy::text AS strategy, p.allow_loss_routing, p.enabled
+    -- The partition: the calling customer trunk's override, else the account's, else the default.
+    SELECT p.id, p.name::text AS name, p.strategy::text AS strategy, p.allow_loss_routing, p.enabled, s.source
     INTO v_partition
-    FROM routing.partitions p
-    WHERE p.id = coalesce(
-        (SELECT ap.partition_id FROM routing.account_partitions ap
-         WHERE ap.account_id = p_account_id AND ap.trunk_id IS NULL),
-        (SELECT d.id FROM routing.partitions d WHERE d.is_default));
+    FROM (SELECT ap.partition_id AS id, 'trunk'::text AS source, 1 AS pref FROM routing.account_partitions ap
+          WHERE ap.account_id = p_account_id AND ap.trunk_id = p_trunk_id
+          UNION ALL
+          SELECT ap.partition_id, 'account', 2 FROM routing.account_partitions ap
+          WHERE ap.account_id = p_account_id AND ap.trunk_id IS NULL
+          UNION ALL
+          SELECT d.id, 'default', 3 FROM routing.partitions d WHERE d.is_default) AS s
+    JOIN routing.partitions p ON p.id = s.id
+    ORDER BY s.pref
+    LIMIT 1;
 
     -- 7. Emergency numbers go to the emergency route only (no blacklist, margin or strategy).
     IF v_dest IN ('911', '933') THEN
@@ -166,7 +173,7 @@ BEGIN
                r.rate, r.connection_fee, r.initial_increment, r.subsequent_increment,
                coalesce(pct.priority, ct.priority), coalesce(pct.weight, ct.weight),
                NULL::numeric, NULL::numeric, NULL::numeric, v_partition.name, 'EMERGENCY'::text,
-               NULL::text, NULL::text
+               NULL::text, NULL::text, v_partition.source
         FROM routing.carrier_trunks ct
         JOIN routing.carriers c ON c.id = ct.carrier_id
         LEFT JOIN routing.partition_carrier_trunks pct
@@ -200,7 +207,8 @@ BEGIN
             NULL::numeric, NULL::numeric, NULL::numeric, v_partition.name, v_partition.strategy, NULL::text,
             format('destination blacklisted (%s prefix %s%s)',
                    CASE WHEN v_block.account_id IS NULL THEN 'global' ELSE 'account' END,
-                   v_block.prefix, coalesce(': ' || v_block.reason, ''));
+                   v_block.prefix, coalesce(': ' || v_block.reason, '')),
+            v_partition.source;
         RETURN;
     END IF;
 
@@ -210,7 +218,8 @@ BEGIN
             NULL::numeric, NULL::numeric, NULL::numeric, v_partition.name, v_partition.strategy, NULL::text,
             CASE WHEN v_partition.id IS NULL
                  THEN 'no routing partition: the account has none and there is no default partition'
-                 ELSE format('routing partition %s is disabled', v_partition.name) END;
+                 ELSE format('routing partition %s is disabled', v_partition.name) END,
+            v_partition.source;
         RETURN;
     END IF;
 
@@ -299,18 +308,19 @@ BEGIN
            END,
            j.id, j.trunk_name, j.carrier_name, j.prefix, j.rate, j.connection_fee, j.initial_increment,
            j.subsequent_increment, j.priority, j.weight, j.asr, j.acd, v_sell, v_partition.name,
-           v_partition.strategy, v_jurisdiction, j.excluded
+           v_partition.strategy, v_jurisdiction, j.excluded, v_partition.source
     FROM judged j
     ORDER BY 1 NULLS LAST, j.trunk_name;
 END
 $$;
-COMMENT ON FUNCTION routing.explain_lcr(text, uuid, text, timestamptz) IS
+COMMENT ON FUNCTION routing.explain_lcr(text, uuid, text, timestamptz, uuid) IS
     'Every carrier trunk of the account''s routing partition judged for a destination: its rank, or why it is '
     'excluded (disabled, no rate, above sell rate); one row with the reason for a blacklisted destination or '
     'a missing partition; the emergency route for 911/933. calculate_lcr is the ranked part of it.';
 
 CREATE FUNCTION routing.calculate_lcr(p_destination text, p_account_id uuid, p_origin text,
-                                      p_limit integer DEFAULT 5, p_at timestamptz DEFAULT now())
+                                      p_limit integer DEFAULT 5, p_at timestamptz DEFAULT now(),
+                                      p_trunk_id uuid DEFAULT NULL)
     RETURNS TABLE (
         rank                 integer,
         carrier_trunk_id     uuid,
@@ -343,7 +353,7 @@ BEGIN
         RETURN QUERY
         SELECT e.rank, e.carrier_trunk_id, e.carrier_trunk, e.carrier, e.prefix, e.rate, e.connection_fee,
                e.initial_increment, e.subsequent_increment
-        FROM routing.explain_lcr(p_destination, p_account_id, p_origin, p_at) AS e
+        FROM routing.explain_lcr(p_destination, p_account_id, p_origin, p_at, p_trunk_id) AS e
         WHERE e.rank IS NOT NULL
         ORDER BY e.rank
         LIMIT p_limit;
@@ -360,10 +370,13 @@ BEGIN
 
     RETURN QUERY
     WITH part AS MATERIALIZED (
-        -- The account's partition (else the default), if enabled and the destination is not blacklisted.
+        -- The calling trunk's partition, else the account's, else the default; if enabled and the
+        -- destination is not blacklisted.
         SELECT p.id, p.strategy, p.allow_loss_routing
         FROM routing.partitions p
         WHERE p.id = coalesce(
+                (SELECT ap.partition_id FROM routing.account_partitions ap
+                 WHERE ap.account_id = p_account_id AND ap.trunk_id = p_trunk_id),
                 (SELECT ap.partition_id FROM routing.account_partitions ap
                  WHERE ap.account_id = p_account_id AND ap.trunk_id IS NULL),
                 (SELECT d.id FROM routing.partitions d WHERE d.is_default))
@@ -447,12 +460,12 @@ BEGIN
     LIMIT p_limit;
 END
 $$;
-COMMENT ON FUNCTION routing.calculate_lcr(text, uuid, text, integer, timestamptz) IS
+COMMENT ON FUNCTION routing.calculate_lcr(text, uuid, text, integer, timestamptz, uuid) IS
     'Ordered route candidates for a call from p_origin (jurisdictional US decks use the call''s jurisdiction): '
     'the ranked part of explain_lcr, computed in one statement.';
 
 CREATE FUNCTION routing.calculate_lcr(p_destination text, p_account_id uuid, p_limit integer DEFAULT 5,
-                                      p_at timestamptz DEFAULT now())
+                                      p_at timestamptz DEFAULT now(), p_trunk_id uuid DEFAULT NULL)
     RETURNS TABLE (
         rank                 integer,
         carrier_trunk_id     uuid,
@@ -467,10 +480,11 @@ CREATE FUNCTION routing.calculate_lcr(p_destination text, p_account_id uuid, p_l
     SET search_path = pg_catalog
 AS $$
 BEGIN
-    RETURN QUERY SELECT * FROM routing.calculate_lcr(p_destination, p_account_id, NULL::text, p_limit, p_at);
+    RETURN QUERY SELECT * FROM routing.calculate_lcr(p_destination, p_account_id, NULL::text, p_limit, p_at,
+                                                     p_trunk_id);
 END
 $$;
-COMMENT ON FUNCTION routing.calculate_lcr(text, uuid, integer, timestamptz) IS
+COMMENT ON FUNCTION routing.calculate_lcr(text, uuid, integer, timestamptz, uuid) IS
     'Ordered route candidates (rank, carrier trunk, carrier, matched prefix, rate, connection fee, increments) '
     'for a destination and account at p_at; US jurisdictional decks use the highest rate (origin unknown).';
 
