@@ -12,7 +12,7 @@ from rich.table import Table
 
 from warp.cli.output import console, err_console, print_json
 from warp.cli.session import staff_connection
-from warp.numbers import e911, importer, porting, service
+from warp.numbers import e911, importer, porting, service, toll_free
 from warp.numbers.errors import NumbersError
 
 app = typer.Typer(help="Phone numbers: inventory, E911 and porting.", no_args_is_help=True)
@@ -130,3 +130,31 @@ def port(
         print_json(req.model_dump(mode="json"))
     else:
         console.print(f"port request {req.id}: {req.status} ({len(req.numbers)} numbers)")
+
+
+@app.command("resp-org")
+def resp_org(
+    number: str = typer.Argument(..., help="Toll-free number in E.164, e.g. +18005550100."),
+    resp_org_id: str = typer.Argument(..., help="New RespOrg ID: 5 letters or digits (e.g. ABC01)."),
+    name: str | None = typer.Option(
+        None, "--name", help="RespOrg name (default: kept if the ID is unchanged)."
+    ),
+    clear_name: bool = typer.Option(False, "--clear-name", help="Remove the RespOrg name."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Change the RespOrg of a toll-free number after import (staff; recorded in the audit log)."""
+    if name is not None and clear_name:
+        raise NumbersError("--name and --clear-name: give one or the other")
+    with staff_connection() as conn:
+        if clear_name:
+            tf = toll_free.set_resp_org(conn, number, resp_org_id, resp_org_name=None)
+        elif name is not None:
+            tf = toll_free.set_resp_org(conn, number, resp_org_id, resp_org_name=name)
+        else:
+            tf = toll_free.set_resp_org(conn, number, resp_org_id)
+    if as_json:
+        print_json(tf.model_dump(mode="json"))
+    else:
+        console.print(
+            f"{tf.number}: RespOrg {tf.resp_org_id}" + (f" ({tf.resp_org_name})" if tf.resp_org_name else "")
+        )

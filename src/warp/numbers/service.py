@@ -137,7 +137,13 @@ def search_available(
         "FROM numbers.inventory WHERE {} ORDER BY number_type, {} LIMIT %(limit)s"
     ).format(sql.SQL(" AND ").join(where), order)
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(query, params)
+        # Never a server-side prepared statement: psycopg prepares a query text after its 5th run, and
+        # PostgreSQL may then cache a generic plan, built without the values. The best plan here depends
+        # on them (a LIKE 'prefix%' becomes an index range only when the prefix is known; whether the
+        # trigram index or the ordered scan wins depends on the pattern): the generic plan of npa +
+        # '9*9*9*9*9' walked 760,000 index entries (450 ms) where the custom plan reads 8,000 (5 ms).
+        # Planning each search costs ~0.2 ms (bench/numbers_search.py, docs/performance.md).
+        cur.execute(query, params, prepare=False)
         return [AvailableNumber(**r) for r in cur.fetchall()]
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from warp.api.deps import Tx, require
 from warp.api.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page, decode_cursor, page
-from warp.numbers import e911, porting, service
+from warp.numbers import e911, porting, service, toll_free
 from warp.numbers.errors import InvalidNumber, NumbersForbidden
 from warp.numbers.service import AvailableNumber, Did, HeldReservation, Reservation, SearchFilter
 
@@ -264,6 +264,34 @@ def admin_port_action(
         rejection_code=b.rejection_code,
         rejection_reason=b.rejection_reason,
     )
+
+
+class RespOrgPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    resp_org_id: str = Field(min_length=5, max_length=5, pattern=r"^[A-Za-z0-9]{5}$")
+    resp_org_name: str | None = Field(default=None, max_length=100, pattern=r"^[^\x00-\x1f]*$")
+
+
+@router.get("/v1/admin/toll-free/{number}")
+def admin_get_toll_free(number: NumberPath, tx: Tx = require("staff:read")) -> toll_free.TollFree:
+    """Staff: the toll-free data (RespOrg, SMS/800 status) of an inventory number."""
+    if not tx.principal.is_staff:
+        raise NumbersForbidden("toll-free: staff only")
+    return toll_free.get_toll_free(tx.conn, number)
+
+
+@router.patch("/v1/admin/toll-free/{number}")
+def admin_set_resp_org(
+    number: NumberPath, body: RespOrgPatch, tx: Tx = require("staff:write")
+) -> toll_free.TollFree:
+    """Staff: change the RespOrg of a toll-free number (`resp_org_name` null clears the name; left out, it is
+    kept when the RespOrg ID does not change). Recorded in the audit log."""
+    if not tx.principal.is_staff:
+        raise NumbersForbidden("resp_org_id: only staff may change a RespOrg")
+    if "resp_org_name" in body.model_fields_set:
+        return toll_free.set_resp_org(tx.conn, number, body.resp_org_id, resp_org_name=body.resp_org_name)
+    return toll_free.set_resp_org(tx.conn, number, body.resp_org_id)
 
 
 class AddressBody(BaseModel):
