@@ -1,8 +1,11 @@
-"""``warp vendors``: carrier performance metrics and SLA checks."""
+"""``warp vendors``: vendors and their contracts, commitments, carrier performance metrics and SLA checks."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from uuid import UUID
 
 import typer
 from rich.table import Table
@@ -10,11 +13,16 @@ from rich.table import Table
 from warp.cli.output import console, print_json
 from warp.cli.session import staff_connection
 from warp.errors import WarpError
+from warp.vendors import contracts as svc
 from warp.vendors import metrics
+from warp.vendors.errors import InvalidContract
 
 app = typer.Typer(
-    help="Vendor performance: hourly carrier metrics from CDRs and SLA breaches.", no_args_is_help=True
+    help="Vendors, contracts and commitments; hourly carrier metrics from CDRs and SLA breaches.",
+    no_args_is_help=True,
 )
+contracts_app = typer.Typer(help="A vendor's contracts: add, list, end.", no_args_is_help=True)
+app.add_typer(contracts_app, name="contracts")
 
 
 def _when(value: str | None, default: datetime) -> datetime:
@@ -61,3 +69,274 @@ def metrics_cmd(
     console.print(table)
     for i in incidents:
         console.print(f"[red]incident:[/] {i['title']} ({i['severity']}, observed {i['observed_value']})")
+
+
+def _day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidContract(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _money(value: str | None, option: str) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(value)
+    except InvalidOperation as exc:
+        raise InvalidContract(f"{option}: {value!r} is not an amount (1234.50)") from exc
+
+
+def _vendor_table(rows: list[svc.Vendor], title: str) -> None:
+    table = Table(title=title)
+    for col in ("name", "type", "status", "support", "id"):
+        table.add_column(col)
+    for v in rows:
+        support = ", ".join(x for x in (v.support_email, v.support_phone) if x)
+        table.add_row(v.name, v.vendor_type, v.status, support, str(v.id))
+    console.print(table)
+
+
+def _contract_table(rows: list[svc.Contract], title: str) -> None:
+    table = Table(title=title)
+    for col in ("name", "status", "start", "end", "commitment", "terms", "id"):
+        table.add_column(col)
+    for c in rows:
+        parts = []
+        if c.commitment_amount is not None:
+            parts.append(f"{c.commitment_amount} {c.currency}")
+        if c.commitment_minutes is not None:
+            parts.append(f"{c.commitment_minutes} min")
+        commitment = (" + ".join(parts) + f" {c.commitment_period.lower()}") if c.commitment_period else ""
+        table.add_row(
+            c.name, c.status, str(c.start_date), str(c.end_date or ""), commitment, c.terms or "", str(c.id)
+        )
+    console.print(table)
+
+
+@app.command("create")
+def create_cmd(
+    name: str = typer.Argument(..., help="Unique vendor name."),
+    vendor_type: str = typer.Option(
+        ..., "--type", help="CARRIER, MESSAGING, NUMBERING, LRN, E911, CNAM, TAX, PAYMENTS or OTHER."
+    ),
+    status: str = typer.Option("ACTIVE", "--status", help="ACTIVE, INACTIVE or TERMINATED."),
+    website: str | None = typer.Option(None, "--website"),
+    support_email: str | None = typer.Option(None, "--support-email"),
+    support_phone: str | None = typer.Option(None, "--support-phone", help="E.164."),
+    notes: str | None = typer.Option(None, "--notes"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Create a vendor."""
+    with staff_connection() as conn:
+        vendor = svc.create_vendor(
+            conn,
+            name=name,
+            vendor_type=vendor_type,
+            status=status,
+            website=website,
+            support_email=support_email,
+            support_phone=support_phone,
+            notes=notes,
+        )
+    if as_json:
+        print_json(asdict(vendor))
+    else:
+        console.print(f"created vendor {vendor.name} ({vendor.vendor_type}) {vendor.id}")
+
+
+@app.command("list")
+def list_cmd(
+    vendor_type: str | None = typer.Option(None, "--type", help="Only vendors of this type."),
+    status: str | None = typer.Option(None, "--status", help="Only vendors with this status."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """List vendors (oldest first)."""
+    with staff_connection() as conn:
+        rows = svc.list_vendors(conn, vendor_type=vendor_type, status=status, limit=100_000)
+    if as_json:
+        print_json([asdict(v) for v in rows])
+    else:
+        _vendor_table(rows, f"Vendors: {len(rows)}")
+
+
+@app.command("show")
+def show_cmd(
+    vendor: str = typer.Argument(..., help="Vendor name or id."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """A vendor with its contracts, carriers, service providers and open incidents."""
+    with staff_connection() as conn:
+        data = svc.vendor_overview(conn, svc.find_vendor(conn, vendor).id)
+    if as_json:
+        print_json(
+            {**data, "vendor": asdict(data["vendor"]), "contracts": [asdict(c) for c in data["contracts"]]}
+        )
+        return
+    _vendor_table([data["vendor"]], f"Vendor {data['vendor'].name}")
+    _contract_table(data["contracts"], "Contracts")
+    console.print("carriers: " + (", ".join(c["name"] for c in data["carriers"]) or "none"))
+    console.print("providers: " + (", ".join(p["name"] for p in data["providers"]) or "none"))
+    for i in data["open_incidents"]:
+        console.print(f"[red]open incident:[/] {i['title']} ({i['severity']}, {i['status']})")
+
+
+@app.command("update")
+def update_cmd(
+    vendor: str = typer.Argument(..., help="Vendor name or id."),
+    name: str | None = typer.Option(None, "--name", help="New name."),
+    vendor_type: str | None = typer.Option(None, "--type"),
+    status: str | None = typer.Option(None, "--status"),
+    website: str | None = typer.Option(None, "--website"),
+    support_email: str | None = typer.Option(None, "--support-email"),
+    support_phone: str | None = typer.Option(None, "--support-phone"),
+    notes: str | None = typer.Option(None, "--notes"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Change a vendor's fields (only the options given)."""
+    given = {
+        "name": name,
+        "vendor_type": vendor_type,
+        "status": status,
+        "website": website,
+        "support_email": support_email,
+        "support_phone": support_phone,
+        "notes": notes,
+    }
+    with staff_connection() as conn:
+        current = svc.find_vendor(conn, vendor)
+        updated = svc.update_vendor(conn, current.id, **{k: v for k, v in given.items() if v is not None})
+    if as_json:
+        print_json(asdict(updated))
+    else:
+        console.print(f"updated vendor {updated.name} ({updated.vendor_type}, {updated.status})")
+
+
+@contracts_app.command("add")
+def contract_add(
+    vendor: str = typer.Argument(..., help="Vendor name or id."),
+    name: str = typer.Option(..., "--name", help="Contract name."),
+    start: str = typer.Option(..., "--start", help="Start date (YYYY-MM-DD)."),
+    end: str | None = typer.Option(None, "--end", help="End date, inclusive (YYYY-MM-DD); none: open-ended."),
+    status: str = typer.Option("ACTIVE", "--status", help="DRAFT, ACTIVE, EXPIRED or TERMINATED."),
+    commit_amount: str | None = typer.Option(None, "--commit-amount", help="Minimum spend per period."),
+    commit_minutes: int | None = typer.Option(None, "--commit-minutes", help="Minimum minutes per period."),
+    commit_period: str | None = typer.Option(None, "--commit-period", help="MONTHLY, QUARTERLY or ANNUAL."),
+    currency: str = typer.Option("USD", "--currency"),
+    payment_terms_days: int | None = typer.Option(None, "--payment-terms-days"),
+    auto_renew: bool = typer.Option(False, "--auto-renew"),
+    renewal_notice_days: int | None = typer.Option(None, "--renewal-notice-days"),
+    terms: str | None = typer.Option(None, "--terms", help="Terms in words (billing increments, scope...)."),
+    document_ref: str | None = typer.Option(None, "--document", help="Where the signed document is."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Add a contract to a vendor (end on or after start; a commitment needs --commit-period)."""
+    start_day = _day(start, "--start")
+    assert start_day is not None
+    with staff_connection() as conn:
+        contract = svc.add_contract(
+            conn,
+            svc.find_vendor(conn, vendor).id,
+            name=name,
+            start_date=start_day,
+            end_date=_day(end, "--end"),
+            status=status,
+            auto_renew=auto_renew,
+            renewal_notice_days=renewal_notice_days,
+            commitment_amount=_money(commit_amount, "--commit-amount"),
+            commitment_period=commit_period,
+            commitment_minutes=commit_minutes,
+            currency=currency,
+            payment_terms_days=payment_terms_days,
+            terms=terms,
+            document_ref=document_ref,
+        )
+    if as_json:
+        print_json(asdict(contract))
+    else:
+        console.print(
+            f"added contract {contract.name} ({contract.status}, from {contract.start_date}) {contract.id}"
+        )
+
+
+@contracts_app.command("list")
+def contract_list(
+    vendor: str = typer.Argument(..., help="Vendor name or id."),
+    status: str | None = typer.Option(None, "--status", help="Only contracts with this status."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """A vendor's contracts."""
+    with staff_connection() as conn:
+        v = svc.find_vendor(conn, vendor)
+        rows = svc.list_contracts(conn, v.id, status=status)
+    if as_json:
+        print_json([asdict(c) for c in rows])
+    else:
+        _contract_table(rows, f"Contracts of {v.name}: {len(rows)}")
+
+
+@contracts_app.command("end")
+def contract_end(
+    contract_id: str = typer.Argument(..., help="Contract id."),
+    on: str | None = typer.Option(None, "--on", help="Last day (YYYY-MM-DD); default today (UTC)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Terminate a contract (status TERMINATED, end date set)."""
+    try:
+        cid = UUID(contract_id)
+    except ValueError as exc:
+        raise InvalidContract(f"contract_id: {contract_id!r} is not a contract id") from exc
+    with staff_connection() as conn:
+        contract = svc.end_contract(conn, cid, end_date=_day(on, "--on"))
+    if as_json:
+        print_json(asdict(contract))
+    else:
+        console.print(f"contract {contract.name}: {contract.status}, ended {contract.end_date}")
+
+
+@app.command("commitments")
+def commitments_cmd(
+    start: str | None = typer.Option(None, "--from", help="First day (default: first of this month)."),
+    end: str | None = typer.Option(None, "--to", help="Day after the last (default: first of next month)."),
+    vendor: str | None = typer.Option(None, "--vendor", help="Only this vendor (name or id)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Committed spend/minutes per contract period against actual vendor cost and minutes.
+
+    Exit status 1 when a period that has ended missed its commitment.
+    """
+    today = datetime.now(UTC).date()
+    first = today.replace(day=1)
+    t0 = _day(start, "--from") or first
+    t1 = _day(end, "--to") or (first + timedelta(days=32)).replace(day=1)
+    with staff_connection() as conn:
+        vendor_id = svc.find_vendor(conn, vendor).id if vendor else None
+        rows = svc.commitments(conn, t0, t1, vendor_id=vendor_id)
+    if as_json:
+        print_json(rows)
+    else:
+        table = Table(title=f"Contract commitments {t0} .. {t1}")
+        for col in ("vendor", "contract", "period", "committed", "actual", "shortfall", "minutes", "status"):
+            table.add_column(col)
+        for r in rows:
+            minutes = (
+                f"{r['actual_minutes']} / {r['committed_minutes']}"
+                if r["committed_minutes"] is not None
+                else ""
+            )
+            state = "in progress" if r["in_progress"] else ("met" if r["met"] else "[red]MISSED[/]")
+            table.add_row(
+                r["vendor_name"],
+                r["contract_name"],
+                f"{r['period_start']} .. {r['period_end']}",
+                "" if r["committed_amount"] is None else f"{r['committed_amount']} {r['currency']}",
+                f"{r['actual_spend']} {r['currency']}",
+                "" if r["spend_shortfall"] is None else str(r["spend_shortfall"]),
+                minutes,
+                state,
+            )
+        console.print(table)
+    if any(not r["met"] and not r["in_progress"] for r in rows):
+        raise typer.Exit(1)

@@ -46,3 +46,39 @@ class NoProviderAvailable(WarpError):
 
     code = "no-provider-available"
     http_status = 503
+
+
+class VendorNotFound(WarpError):
+    """No vendor with that id or name."""
+
+    code = "vendor-not-found"
+
+
+class DuplicateVendor(WarpError):
+    """A vendor with that name exists already."""
+
+    code = "duplicate-vendor"
+
+
+class InvalidVendor(WarpError):
+    """A vendor's fields are refused (type, status, phone, e-mail...)."""
+
+    code = "invalid-vendor"
+
+
+class ContractNotFound(WarpError):
+    """No contract with that id (for that vendor)."""
+
+    code = "contract-not-found"
+
+
+class InvalidContract(WarpError):
+    """A contract's fields are refused (dates, commitment, status...)."""
+
+    code = "invalid-contract"
+
+
+class CarrierNotFound(WarpError):
+    """No carrier with that id."""
+
+    code = "carrier-not-found"

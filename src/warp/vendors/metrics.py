@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import psycopg
+from psycopg.rows import dict_row
+
+from warp.vendors.errors import CarrierNotFound
 
 
 def compute_metrics(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> int:
@@ -44,3 +48,37 @@ def carrier_metrics(conn: psycopg.Connection[Any], start: datetime, end: datetim
         (start, end),
     ).fetchall()
     return [dict(r) for r in rows]
+
+
+def carrier_hourly(
+    conn: psycopg.Connection[Any], carrier_id: UUID, start: datetime, end: datetime
+) -> dict[str, Any]:
+    """One carrier's hourly metrics in [start, end) and their totals over the period; CarrierNotFound."""
+    cur = conn.cursor(row_factory=dict_row)
+    carrier = cur.execute(
+        "SELECT c.id, c.name, c.enabled, vc.vendor_id FROM routing.carriers c "
+        "LEFT JOIN vendor_mgmt.carriers vc ON vc.carrier_id = c.id WHERE c.id = %s",
+        (carrier_id,),
+    ).fetchone()
+    if carrier is None:
+        raise CarrierNotFound(f"carrier {carrier_id}: not found")
+    hours = cur.execute(
+        "SELECT hour_start, attempts, answered, completed, asr, acd_seconds, pdd_ms, ner, computed_at "
+        "FROM vendor_mgmt.performance_metrics WHERE carrier_id = %s AND carrier_trunk_id IS NULL "
+        "AND hour_start >= %s AND hour_start < %s ORDER BY hour_start",
+        (carrier_id, start, end),
+    ).fetchall()
+    # Totals weighted like the SLA check: ASR/NER over attempts, ACD over answered, PDD over attempts with a PDD.
+    totals = cur.execute(
+        "SELECT coalesce(sum(attempts), 0)::bigint AS attempts, coalesce(sum(answered), 0)::bigint AS answered, "
+        "coalesce(sum(completed), 0)::bigint AS completed, "
+        "round(100.0 * sum(answered) / nullif(sum(attempts), 0), 4) AS asr, "
+        "round(sum(acd_seconds * answered) / nullif(sum(answered), 0), 2) AS acd_seconds, "
+        "round(sum(pdd_ms * attempts) FILTER (WHERE pdd_ms IS NOT NULL) "
+        "      / nullif(sum(attempts) FILTER (WHERE pdd_ms IS NOT NULL), 0), 2) AS pdd_ms, "
+        "round(100.0 * sum(completed) / nullif(sum(attempts), 0), 4) AS ner "
+        "FROM vendor_mgmt.performance_metrics WHERE carrier_id = %s AND carrier_trunk_id IS NULL "
+        "AND hour_start >= %s AND hour_start < %s",
+        (carrier_id, start, end),
+    ).fetchone()
+    return {"carrier": carrier, "totals": totals, "data": hours}

@@ -10,6 +10,7 @@ from warp.api.routes import (
     auth,
     billing,
     cdrs,
+    compliance,
     me,
     messages,
     numbers,
@@ -19,6 +20,7 @@ from warp.api.routes import (
     tendlc,
     users,
     vendor_callbacks,
+    vendors,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -36,4 +38,6 @@ ROUTERS: list[APIRouter] = [
     reports.router,
     routing.router,
     billing.router,
+    vendors.router,
+    compliance.router,
 ]

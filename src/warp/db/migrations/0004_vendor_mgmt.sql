@@ -68,6 +68,7 @@ CREATE TABLE vendor_mgmt.contracts (
     renewal_notice_days integer,
     commitment_amount   decimal(12,2),
     commitment_period   varchar(16),
+    commitment_minutes  bigint,
     currency            char(3)       NOT NULL DEFAULT 'USD',
     payment_terms_days  integer,
     terms               text,
@@ -81,10 +82,19 @@ CREATE TABLE vendor_mgmt.contracts (
     CONSTRAINT contracts_end_date_check CHECK (end_date IS NULL OR end_date >= start_date),
     CONSTRAINT contracts_commitment_amount_check CHECK (commitment_amount IS NULL OR commitment_amount >= 0),
     CONSTRAINT contracts_commitment_period_check
-        CHECK (commitment_period IS NULL OR commitment_period IN ('MONTHLY', 'QUARTERLY', 'ANNUAL'))
+        CHECK (commitment_period IS NULL OR commitment_period IN ('MONTHLY', 'QUARTERLY', 'ANNUAL')),
+    CONSTRAINT contracts_commitment_minutes_check CHECK (commitment_minutes IS NULL OR commitment_minutes >= 0),
+    CONSTRAINT contracts_commitment_check CHECK (
+        (commitment_amount IS NULL AND commitment_minutes IS NULL) OR commitment_period IS NOT NULL),
+    CONSTRAINT contracts_payment_terms_days_check CHECK (payment_terms_days IS NULL OR payment_terms_days >= 0),
+    CONSTRAINT contracts_renewal_notice_days_check
+        CHECK (renewal_notice_days IS NULL OR renewal_notice_days >= 0)
 );
 CREATE INDEX contracts_vendor_id_idx ON vendor_mgmt.contracts (vendor_id);
 COMMENT ON TABLE vendor_mgmt.contracts IS 'Vendor contracts: terms, dates, renewal and spend commitments.';
+COMMENT ON COLUMN vendor_mgmt.contracts.commitment_amount IS 'Minimum spend per commitment_period (vendor cost of CDRs and messages through the vendor), in currency.';
+COMMENT ON COLUMN vendor_mgmt.contracts.commitment_minutes IS 'Minimum billable minutes per commitment_period through the vendor''s carriers.';
+COMMENT ON COLUMN vendor_mgmt.contracts.commitment_period IS 'Commitment periods run from start_date: MONTHLY, QUARTERLY or ANNUAL.';
 CREATE TRIGGER contracts_updated_at_trg BEFORE UPDATE ON vendor_mgmt.contracts
     FOR EACH ROW EXECUTE FUNCTION public.update_updated_at_column();
 

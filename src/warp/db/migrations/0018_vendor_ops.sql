@@ -121,36 +121,117 @@ CREATE FUNCTION vendor_mgmt.check_sla_breaches(p_from timestamptz, p_to timestam
     RETURNS SETOF vendor_mgmt.incidents
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog
+    SET TimeZone = 'UTC'
 AS $$
 BEGIN
+    IF p_from IS NULL OR p_to IS NULL OR p_to <= p_from THEN
+        RAISE EXCEPTION 'SLA check: empty period % .. %', p_from, p_to USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     RETURN QUERY
-    WITH windows AS (
+    WITH call_windows AS (
+        -- Carrier SLAs measured on the hourly CDR metrics (ASR, ACD, PDD, NER; UPTIME = hours with traffic
+        -- that had at least one network-effective call).
         SELECT s.id AS sla_id, s.vendor_id, s.carrier_id, s.metric, s.comparator, s.target_value,
                s.measurement_window,
                date_trunc(lower(s.measurement_window), m.hour_start, 'UTC') AS window_start,
                sum(m.attempts) AS attempts, sum(m.answered) AS answered, sum(m.completed) AS completed,
                sum(m.acd_seconds * m.answered) AS acd_weighted,
                sum(m.pdd_ms * m.attempts) FILTER (WHERE m.pdd_ms IS NOT NULL) AS pdd_weighted,
-               sum(m.attempts) FILTER (WHERE m.pdd_ms IS NOT NULL) AS pdd_attempts
+               sum(m.attempts) FILTER (WHERE m.pdd_ms IS NOT NULL) AS pdd_attempts,
+               count(*) FILTER (WHERE m.attempts > 0) AS hours,
+               count(*) FILTER (WHERE m.attempts > 0 AND m.completed = 0) AS hours_down
         FROM vendor_mgmt.slas s
         JOIN vendor_mgmt.performance_metrics m
           ON m.carrier_id = s.carrier_id AND m.carrier_trunk_id IS NULL
-        WHERE s.enabled AND s.carrier_id IS NOT NULL AND s.metric IN ('ASR', 'ACD', 'PDD', 'NER')
+        WHERE s.enabled AND s.carrier_id IS NOT NULL AND s.metric IN ('ASR', 'ACD', 'PDD', 'NER', 'UPTIME')
           AND m.hour_start >= p_from AND m.hour_start < p_to
           AND (m.hour_start AT TIME ZONE 'UTC')::date >= s.effective_date
           AND (s.expires_date IS NULL OR (m.hour_start AT TIME ZONE 'UTC')::date < s.expires_date)
         GROUP BY s.id, date_trunc(lower(s.measurement_window), m.hour_start, 'UTC')
-    ), observed AS (
-        SELECT w.*,
+    ), call_observed AS (
+        SELECT w.sla_id, w.vendor_id, w.carrier_id, w.metric, w.comparator, w.target_value,
+               w.measurement_window, w.window_start,
                round(CASE w.metric
                    WHEN 'ASR' THEN 100.0 * w.answered / nullif(w.attempts, 0)
                    WHEN 'NER' THEN 100.0 * w.completed / nullif(w.attempts, 0)
                    WHEN 'ACD' THEN w.acd_weighted / nullif(w.answered, 0)
                    WHEN 'PDD' THEN w.pdd_weighted / nullif(w.pdd_attempts, 0)
-               END, 4) AS value
-        FROM windows w
+                   WHEN 'UPTIME' THEN 100.0 * (w.hours - w.hours_down) / nullif(w.hours, 0)
+               END, 4) AS value,
+               CASE WHEN w.metric = 'UPTIME'
+                    THEN format('%s hours with traffic, %s without a network-effective call', w.hours, w.hours_down)
+                    ELSE format('%s attempts', w.attempts) END AS basis
+        FROM call_windows w
+    ), checks AS (
+        -- Health checks of the providers of vendors with a provider UPTIME SLA: those in the period and,
+        -- per provider, the last one before it (its state holds until the next check).
+        SELECT p.id AS provider_id, p.vendor_id, c.status, c.checked_at
+        FROM vendor_mgmt.service_providers p
+        CROSS JOIN LATERAL (
+            (SELECT h.status, h.checked_at FROM vendor_mgmt.provider_health_checks h
+             WHERE h.service_provider_id = p.id AND h.checked_at < p_from
+             ORDER BY h.checked_at DESC LIMIT 1)
+            UNION ALL
+            SELECT h.status, h.checked_at FROM vendor_mgmt.provider_health_checks h
+            WHERE h.service_provider_id = p.id AND h.checked_at >= p_from AND h.checked_at < p_to
+        ) AS c
+        WHERE p.vendor_id IN (SELECT s.vendor_id FROM vendor_mgmt.slas s
+                              WHERE s.enabled AND s.metric = 'UPTIME' AND s.carrier_id IS NULL)
+    ), segments AS (
+        SELECT k.vendor_id, k.provider_id, k.status, k.checked_at AS seg_start,
+               coalesce(lead(k.checked_at) OVER (PARTITION BY k.provider_id ORDER BY k.checked_at),
+                        'infinity'::timestamptz) AS seg_end
+        FROM checks k
+    ), provider_windows AS (
+        SELECT s.id AS sla_id, s.vendor_id, s.carrier_id, s.metric, s.comparator, s.target_value,
+               s.measurement_window, w.window_start,
+               sum(extract(epoch FROM least(g.seg_end, w.hi) - greatest(g.seg_start, w.lo))) AS observed_s,
+               coalesce(sum(extract(epoch FROM least(g.seg_end, w.hi) - greatest(g.seg_start, w.lo)))
+                            FILTER (WHERE g.status <> 'DOWN'), 0) AS up_s,
+               count(DISTINCT g.provider_id) AS providers
+        FROM vendor_mgmt.slas s
+        CROSS JOIN LATERAL (
+            SELECT ws AS window_start,
+                   greatest(ws, p_from, s.effective_date::timestamptz) AS lo,
+                   least(ws + ('1 ' || lower(s.measurement_window))::interval, p_to, now(),
+                         coalesce(s.expires_date::timestamptz, 'infinity')) AS hi
+            FROM generate_series(date_trunc(lower(s.measurement_window), p_from, 'UTC'), p_to,
+                                 ('1 ' || lower(s.measurement_window))::interval) AS ws
+            WHERE ws < p_to
+        ) AS w
+        JOIN segments g ON g.vendor_id = s.vendor_id AND g.seg_start < w.hi AND g.seg_end > w.lo
+        WHERE s.enabled AND s.metric = 'UPTIME' AND s.carrier_id IS NULL AND w.hi > w.lo
+        GROUP BY s.id, w.window_start
+    ), provider_observed AS (
+        SELECT w.sla_id, w.vendor_id, w.carrier_id, w.metric, w.comparator, w.target_value,
+               w.measurement_window, w.window_start,
+               round(100.0 * w.up_s / nullif(w.observed_s, 0), 4) AS value,
+               format('%s provider(s), %s of %s minutes up by health checks', w.providers,
+                      round(w.up_s / 60.0, 1), round(w.observed_s / 60.0, 1)) AS basis
+        FROM provider_windows w
+    ), delivery_observed AS (
+        -- Outbound messages the vendor's providers carried that reached a final status.
+        SELECT s.id AS sla_id, s.vendor_id, s.carrier_id, s.metric, s.comparator, s.target_value,
+               s.measurement_window,
+               date_trunc(lower(s.measurement_window), m.created_at, 'UTC') AS window_start,
+               round(100.0 * count(*) FILTER (WHERE m.status = 'DELIVERED') / count(*), 4) AS value,
+               format('%s messages with a final status, %s delivered', count(*),
+                      count(*) FILTER (WHERE m.status = 'DELIVERED')) AS basis
+        FROM vendor_mgmt.slas s
+        JOIN vendor_mgmt.service_providers p ON p.vendor_id = s.vendor_id
+        JOIN messaging.mdr m ON m.service_provider_id = p.id
+        WHERE s.enabled AND s.metric = 'DELIVERY_RATE'
+          AND m.direction = 'OUTBOUND' AND m.status IN ('DELIVERED', 'UNDELIVERED', 'FAILED', 'REJECTED')
+          AND m.created_at >= p_from AND m.created_at < p_to
+          AND m.created_at >= s.effective_date::timestamptz
+          AND (s.expires_date IS NULL OR m.created_at < s.expires_date::timestamptz)
+        GROUP BY s.id, date_trunc(lower(s.measurement_window), m.created_at, 'UTC')
     ), breached AS (
-        SELECT o.* FROM observed o
+        SELECT o.* FROM (
+            SELECT * FROM call_observed
+            UNION ALL SELECT * FROM provider_observed
+            UNION ALL SELECT * FROM delivery_observed
+        ) AS o
         WHERE o.value IS NOT NULL
           AND ((o.comparator = 'GTE' AND o.value < o.target_value)
             OR (o.comparator = 'LTE' AND o.value > o.target_value))
@@ -158,22 +239,29 @@ BEGIN
     INSERT INTO vendor_mgmt.incidents AS i (vendor_id, carrier_id, sla_id, title, description, severity,
                                             observed_value, target_value, window_start_at)
     SELECT b.vendor_id, b.carrier_id, b.sla_id,
-           left(format('SLA breach: %s %s (target %s %s)', c.name, b.metric,
+           left(format('SLA breach: %s %s (target %s %s)', coalesce(c.name, v.name), b.metric,
                        CASE b.comparator WHEN 'GTE' THEN '>=' ELSE '<=' END, b.target_value), 200),
-           format('%s over the %s starting %s UTC was %s against a target of %s %s (%s attempts).',
+           format('%s over the %s starting %s UTC was %s against a target of %s %s (%s).',
                   b.metric, lower(b.measurement_window), to_char(b.window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'),
-                  b.value, CASE b.comparator WHEN 'GTE' THEN '>=' ELSE '<=' END, b.target_value, b.attempts),
-           CASE WHEN abs(b.value - b.target_value) > 0.2 * abs(b.target_value) THEN 'HIGH' ELSE 'MEDIUM' END,
+                  b.value, CASE b.comparator WHEN 'GTE' THEN '>=' ELSE '<=' END, b.target_value, b.basis),
+           CASE WHEN b.metric IN ('UPTIME', 'DELIVERY_RATE')
+                     AND abs(b.value - b.target_value) > 0.05 * abs(b.target_value) THEN 'CRITICAL'
+                WHEN abs(b.value - b.target_value) > 0.2 * abs(b.target_value) THEN 'HIGH'
+                ELSE 'MEDIUM' END,
            b.value, b.target_value, b.window_start
     FROM breached b
-    JOIN routing.carriers c ON c.id = b.carrier_id
+    JOIN vendor_mgmt.vendors v ON v.id = b.vendor_id
+    LEFT JOIN routing.carriers c ON c.id = b.carrier_id
     ON CONFLICT ON CONSTRAINT incidents_sla_id_window_start_at_key DO NOTHING
     RETURNING i.*;
 END
 $$;
 COMMENT ON FUNCTION vendor_mgmt.check_sla_breaches(timestamptz, timestamptz) IS
-    'Compares carrier ASR/ACD/PDD/NER SLAs with the hourly metrics of windows starting in [p_from, p_to) and '
-    'opens one incident per breached SLA and window (idempotent). Returns the incidents opened now.';
+    'Opens one incident per breached SLA and measurement window for data in [p_from, p_to) (idempotent); returns '
+    'the incidents opened now. Carrier SLAs (carrier_id set): ASR/ACD/PDD/NER from the hourly metrics, UPTIME = % '
+    'of hours with traffic that had a network-effective call. Vendor UPTIME (no carrier): time-weighted share of '
+    'the window its service providers were not DOWN per their health checks (a state holds until the next check). '
+    'DELIVERY_RATE: % DELIVERED of the outbound messages its providers carried that reached a final status.';
 
 ALTER FUNCTION vendor_mgmt.is_network_effective(integer, numeric) OWNER TO warp_owner;
 ALTER FUNCTION vendor_mgmt.compute_performance_metrics(timestamptz, timestamptz) OWNER TO warp_owner;
@@ -182,6 +270,84 @@ REVOKE ALL ON FUNCTION vendor_mgmt.compute_performance_metrics(timestamptz, time
 REVOKE ALL ON FUNCTION vendor_mgmt.check_sla_breaches(timestamptz, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION vendor_mgmt.compute_performance_metrics(timestamptz, timestamptz) TO warp_staff;
 GRANT EXECUTE ON FUNCTION vendor_mgmt.check_sla_breaches(timestamptz, timestamptz) TO warp_staff;
+
+-- ---------------------------------------------------------------------------------------------
+-- Contract commitments: committed spend/minutes per commitment period against the actual vendor cost
+-- and minutes. Periods run from the contract's start_date (MONTHLY, QUARTERLY, ANNUAL) and stop at its
+-- end_date. Traffic counted for a contract: CDRs through carriers linked to it (vendor_mgmt.carriers.
+-- contract_id), or through the vendor's carriers linked to no contract; and vendor cost of messages
+-- carried by the vendor's service providers.
+
+CREATE FUNCTION vendor_mgmt.contract_commitments(p_from date, p_to date)
+    RETURNS TABLE (contract_id uuid, vendor_id uuid, vendor_name varchar, contract_name varchar,
+                   currency char(3), commitment_period varchar, period_start date, period_end date,
+                   in_progress boolean, committed_amount numeric, actual_spend numeric, spend_shortfall numeric,
+                   committed_minutes bigint, actual_minutes numeric, minutes_shortfall numeric, met boolean)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog
+    SET TimeZone = 'UTC'
+AS $$
+    WITH contracts AS (
+        SELECT k.*, v.name AS vendor_name,
+               CASE k.commitment_period WHEN 'MONTHLY' THEN 1 WHEN 'QUARTERLY' THEN 3 ELSE 12 END AS months,
+               least(coalesce(k.end_date, p_to), p_to) AS last_day
+        FROM vendor_mgmt.contracts k
+        JOIN vendor_mgmt.vendors v ON v.id = k.vendor_id
+        WHERE k.commitment_period IS NOT NULL
+          AND (k.commitment_amount IS NOT NULL OR k.commitment_minutes IS NOT NULL)
+          AND k.status <> 'DRAFT' AND k.start_date < p_to AND (k.end_date IS NULL OR k.end_date >= p_from)
+    ), periods AS (
+        SELECT k.id, k.vendor_id, k.vendor_name, k.name, k.currency, k.commitment_period,
+               k.commitment_amount, k.commitment_minutes,
+               (k.start_date + n * k.months * interval '1 month')::date AS period_start,
+               least((k.start_date + (n + 1) * k.months * interval '1 month')::date,
+                     coalesce(k.end_date + 1, 'infinity'::date)) AS period_end
+        FROM contracts k
+        CROSS JOIN LATERAL generate_series(
+            0, ((extract(year FROM age(k.last_day, k.start_date)) * 12
+                 + extract(month FROM age(k.last_day, k.start_date)))::integer / k.months) + 1) AS n
+    ), actual AS (
+        SELECT p.*,
+               (SELECT coalesce(sum(e.vendor_cost), 0)
+                FROM cdr.enriched_cdr e
+                JOIN routing.carrier_trunks ct ON ct.id = e.carrier_trunk_id
+                JOIN vendor_mgmt.carriers vc ON vc.carrier_id = ct.carrier_id
+                WHERE e.start_time >= p.period_start::timestamptz AND e.start_time < p.period_end::timestamptz
+                  AND (vc.contract_id = p.id OR (vc.contract_id IS NULL AND vc.vendor_id = p.vendor_id)))
+               + (SELECT coalesce(sum(m.vendor_cost), 0)
+                  FROM messaging.mdr m
+                  JOIN vendor_mgmt.service_providers sp ON sp.id = m.service_provider_id
+                  WHERE sp.vendor_id = p.vendor_id
+                    AND m.created_at >= p.period_start::timestamptz AND m.created_at < p.period_end::timestamptz)
+                 AS spend,
+               (SELECT round(coalesce(sum(e.billable_seconds), 0) / 60.0, 2)
+                FROM cdr.enriched_cdr e
+                JOIN routing.carrier_trunks ct ON ct.id = e.carrier_trunk_id
+                JOIN vendor_mgmt.carriers vc ON vc.carrier_id = ct.carrier_id
+                WHERE e.start_time >= p.period_start::timestamptz AND e.start_time < p.period_end::timestamptz
+                  AND (vc.contract_id = p.id OR (vc.contract_id IS NULL AND vc.vendor_id = p.vendor_id)))
+                 AS minutes
+        FROM periods p
+        WHERE p.period_start < p.period_end AND p.period_start < p_to AND p.period_end > p_from
+    )
+    SELECT a.id, a.vendor_id, a.vendor_name, a.name, a.currency, a.commitment_period,
+           a.period_start, a.period_end, a.period_end > (now() AT TIME ZONE 'UTC')::date,
+           a.commitment_amount, round(a.spend, 2),
+           CASE WHEN a.commitment_amount IS NOT NULL THEN greatest(a.commitment_amount - round(a.spend, 2), 0) END,
+           a.commitment_minutes, a.minutes,
+           CASE WHEN a.commitment_minutes IS NOT NULL THEN greatest(a.commitment_minutes - a.minutes, 0) END,
+           (a.commitment_amount IS NULL OR round(a.spend, 2) >= a.commitment_amount)
+               AND (a.commitment_minutes IS NULL OR a.minutes >= a.commitment_minutes)
+    FROM actual a
+    ORDER BY a.vendor_name, a.name, a.period_start
+$$;
+COMMENT ON FUNCTION vendor_mgmt.contract_commitments(date, date) IS
+    'Per contract with a commitment and per commitment period overlapping [p_from, p_to): committed spend and '
+    'minutes against the actual vendor cost (CDRs through the contract''s carriers, messages through the '
+    'vendor''s providers) and billable minutes; shortfall and whether the commitment is met (staff).';
+ALTER FUNCTION vendor_mgmt.contract_commitments(date, date) OWNER TO warp_owner;
+REVOKE ALL ON FUNCTION vendor_mgmt.contract_commitments(date, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION vendor_mgmt.contract_commitments(date, date) TO warp_staff;
 
 -- ---------------------------------------------------------------------------------------------
 -- Compliance
