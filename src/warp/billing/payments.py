@@ -76,7 +76,8 @@ def refund_payment(conn: psycopg.Connection[Any], payment_id: UUID, amount: Deci
     except psycopg.errors.NoDataFound as exc:
         raise PaymentNotFound(f"payment: {payment_id} not found") from exc
     except psycopg.errors.CheckViolation as exc:
-        raise InvalidBilling(f"amount: {exc.diag.message_primary}") from exc
+        message = exc.diag.message_primary or "refused"
+        raise InvalidBilling(message if message.startswith("amount:") else f"amount: {message}") from exc
     return Decimal(_v(row))
 
 
@@ -115,10 +116,30 @@ def get_payment(conn: psycopg.Connection[Any], payment_id: UUID) -> dict[str, An
     if row is None:
         raise PaymentNotFound(f"payment: {payment_id} not found")
     row["applications"] = cur.execute(
-        "SELECT invoice_id, amount FROM billing.payment_applications WHERE payment_id = %s ORDER BY applied_at, id",
+        "SELECT a.invoice_id, i.invoice_number, a.amount, a.refunded_amount, i.status AS invoice_status, "
+        "i.paid_amount AS invoice_paid_amount, i.total AS invoice_total "
+        "FROM billing.payment_applications a JOIN billing.invoices i ON i.id = a.invoice_id "
+        "WHERE a.payment_id = %s ORDER BY a.applied_at, i.issue_date, i.invoice_number",
         (payment_id,),
     ).fetchall()
     return row
+
+
+def list_payments(
+    conn: psycopg.Connection[Any], *, account_id: UUID | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Payments visible to the caller (RLS), newest first, with the account's BAN and the net amount applied."""
+    cur = conn.cursor(row_factory=dict_row)
+    return cur.execute(
+        "SELECT p.id, p.account_id, a.ban, p.amount, p.refunded_amount, p.currency, p.method, p.processor, "
+        "p.external_reference, p.status, p.received_at, "
+        "coalesce((SELECT sum(x.amount - x.refunded_amount) FROM billing.payment_applications x "
+        "WHERE x.payment_id = p.id), 0) AS applied "
+        "FROM billing.payments p JOIN accounts.accounts a ON a.id = p.account_id "
+        "WHERE (%(acct)s::uuid IS NULL OR p.account_id = %(acct)s::uuid) "
+        "ORDER BY p.received_at DESC, p.id DESC LIMIT %(limit)s",
+        {"acct": account_id, "limit": limit},
+    ).fetchall()
 
 
 def _v(row: Any, index: int = 0) -> Any:

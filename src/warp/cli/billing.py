@@ -1,16 +1,20 @@
-"""``warp rate-plans`` and ``warp invoices``: customer price imports and invoice runs."""
+"""``warp rate-plans``, ``warp invoices``, ``warp payments`` and ``warp worker billing``: customer price imports,
+invoice runs, payments and refunds, the cycle-end worker."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from uuid import UUID
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 from rich.table import Table
 
-from warp.billing import invoices, rate_plans
+from warp.billing import cycles, invoices, payments, rate_plans
 from warp.billing.documents import render_csv, render_pdf
+from warp.billing.errors import InvalidBilling
 from warp.cli.output import console, err_console, print_json
 from warp.cli.session import staff_connection
 
@@ -117,3 +121,259 @@ def render(
     else:
         out.write_bytes(render_pdf(invoice))
     console.print(f"wrote {out}")
+
+
+# ---------------------------------------------------------------------------------------------
+# warp worker billing (registered on the ``worker`` group in warp.cli.main)
+
+
+def billing_worker(
+    once: bool = typer.Option(False, "--once", help="One pass over the ended cycles, then exit."),
+    interval: float = typer.Option(300.0, "--interval", min=1.0, help="Seconds between passes."),
+    grace_hours: float = typer.Option(
+        6.0,
+        "--grace-hours",
+        min=0.0,
+        help="Wait this long after a cycle ends (late CDRs) before invoicing it.",
+    ),
+    lookback: int = typer.Option(
+        2, "--lookback", min=1, help="Ended months to look at (catch-up after downtime)."
+    ),
+    draft_only: bool = typer.Option(False, "--draft-only", help="Build drafts; do not issue."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+) -> None:
+    """Invoice every billing cycle that ended (calendar months): run + issue, idempotent, safe with several
+    workers; SIGTERM finishes the cycle in progress, prints the summary and exits."""
+    from datetime import timedelta
+
+    from warp.db.connection import database_url
+    from warp.workers.billing import BillingWorker
+
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=as_json,
+        transient=True,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def advance(period: date, step: str, done: int, total: int) -> None:
+        key = period.strftime("%Y-%m")
+        if key not in tasks:
+            tasks[key] = progress.add_task(key, total=total)
+        progress.update(tasks[key], description=f"{key} {step}", completed=done, total=total)
+
+    def on_pass(result: cycles.PassResult) -> None:
+        if as_json:
+            return
+        for o in result.cycles:
+            colour = {"COMPLETED": "green", "FAILED": "red"}.get(o.status, "yellow")
+            err_console.print(
+                f"cycle {o.period_start:%Y-%m}: [{colour}]{o.status}[/] {o.invoices} invoices, "
+                f"{o.issued} issued, total {o.total:,.2f}, {o.seconds:.1f} s"
+                + (f" - {o.error}" if o.error else ""),
+                highlight=False,
+            )
+
+    worker = BillingWorker(
+        database_url(),
+        interval=interval,
+        grace=timedelta(hours=grace_hours),
+        lookback=lookback,
+        issue=not draft_only,
+        progress=advance,
+        on_pass=on_pass,
+    )
+    worker.install_signal_handlers()
+    if not as_json:
+        err_console.print(
+            f"billing worker: {'one pass' if once else f'every {interval:g} s'}, lookback {lookback} months, "
+            f"grace {grace_hours:g} h",
+            highlight=False,
+        )
+    with progress:
+        summary = worker.run(once=once)
+    if as_json:
+        print_json(summary.as_dict())
+        return
+    table = Table(
+        "cycle", "status", "invoices", "created", "issued", "total", "seconds", title="billing worker"
+    )
+    for o in summary.outcomes:
+        table.add_row(
+            f"{o.period_start:%Y-%m}",
+            o.status,
+            str(o.invoices),
+            str(o.created),
+            str(o.issued),
+            f"{o.total:,.2f}",
+            f"{o.seconds:.1f}",
+        )
+    console.print(table)
+    failed = sum(1 for o in summary.outcomes if o.status == "FAILED")
+    console.print(
+        f"{summary.passes} pass(es), {len(summary.outcomes)} cycle run(s), {failed} failed, "
+        f"{summary.events_queued} billing event(s) awaiting webhook delivery"
+        + (", stopped by signal" if summary.stopped_by_signal else ""),
+        highlight=False,
+    )
+    if failed:
+        raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------------------------------
+# warp payments record | list | show | refund
+
+payments_app = typer.Typer(help="Payments received and refunds.", no_args_is_help=True)
+
+
+@payments_app.command("record")
+def record_payment(
+    account: str = typer.Option(..., "--account", help="Account BAN."),
+    amount: str = typer.Option(..., "--amount", help="Amount received, e.g. 125.00."),
+    method: str = typer.Option(..., "--method", help="ACH, WIRE, CARD, CHECK or OTHER."),
+    reference: str | None = typer.Option(
+        None, "--reference", help="Processor's reference (unique per processor)."
+    ),
+    processor: str = typer.Option("manual", "--processor", help="Payment processor."),
+    received_at: datetime | None = typer.Option(
+        None, "--received-at", help="When it was received (default now)."
+    ),
+    notes: str | None = typer.Option(None, "--notes"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable result."),
+) -> None:
+    """Record a payment and apply it to the account's oldest open invoices (the rest becomes credit)."""
+    value = _money("amount", amount)
+    when = received_at.replace(tzinfo=UTC) if received_at and received_at.tzinfo is None else received_at
+    with staff_connection() as conn:
+        account_id = invoices.account_id_for(conn, account)
+        payment_id, applied = payments.record_payment(
+            conn,
+            account_id=account_id,
+            amount=value,
+            method=method.upper(),
+            processor=processor,
+            external_reference=reference,
+            received_at=when,
+            notes=notes,
+        )
+        detail = payments.get_payment(conn, payment_id)
+    if as_json:
+        print_json(detail)
+        return
+    console.print(f"payment {payment_id}: {value:,.2f} from {account} ({method.upper()})", highlight=False)
+    table = Table("applied to", "amount")
+    for a in applied:
+        table.add_row(
+            "account credit" if a.invoice_id is None else _invoice_label(detail, a.invoice_id),
+            f"{a.amount:,.2f}",
+        )
+    console.print(table)
+
+
+@payments_app.command("list")
+def list_payments(
+    account: str | None = typer.Option(None, "--account", help="Only this account (BAN)."),
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable list."),
+) -> None:
+    """Payments, newest first, with what was applied and refunded."""
+    with staff_connection() as conn:
+        account_id = invoices.account_id_for(conn, account) if account else None
+        rows = payments.list_payments(conn, account_id=account_id, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(
+        "id", "account", "received", "method", "reference", "amount", "applied", "refunded", "status"
+    )
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["ban"],
+            f"{r['received_at']:%Y-%m-%d %H:%M}",
+            r["method"],
+            r["external_reference"] or "",
+            f"{r['amount']:,.2f}",
+            f"{r['applied']:,.2f}",
+            f"{r['refunded_amount']:,.2f}",
+            r["status"],
+        )
+    console.print(table)
+
+
+@payments_app.command("show")
+def show_payment(
+    payment_id: UUID = typer.Argument(..., help="Payment id."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable detail."),
+) -> None:
+    """One payment and its applications to invoices."""
+    with staff_connection() as conn:
+        detail = payments.get_payment(conn, payment_id)
+    if as_json:
+        print_json(detail)
+        return
+    console.print(
+        f"payment {detail['id']}: {detail['amount']:,.2f} {detail['currency']} {detail['method']} "
+        f"{detail['external_reference'] or ''} - {detail['status']}, refunded {detail['refunded_amount']:,.2f}",
+        highlight=False,
+    )
+    table = Table("invoice", "applied", "refunded")
+    for a in detail["applications"]:
+        table.add_row(
+            a["invoice_number"] or str(a["invoice_id"]), f"{a['amount']:,.2f}", f"{a['refunded_amount']:,.2f}"
+        )
+    console.print(table)
+
+
+@payments_app.command("refund")
+def refund_payment(
+    payment_id: UUID = typer.Argument(..., help="Payment id."),
+    amount: str = typer.Option(..., "--amount", help="Amount to refund."),
+    reason: str = typer.Option(..., "--reason", help="Why (kept on the ledger entry)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable result."),
+) -> None:
+    """Refund part or all of a payment: its unused credit first, then the invoices it paid (newest first) are
+    open again for what is taken back; the balance goes down through the ledger."""
+    value = _money("amount", amount)
+    with staff_connection() as conn:
+        after = payments.refund_payment(conn, payment_id, value, reason)
+        detail = payments.get_payment(conn, payment_id)
+    if as_json:
+        print_json({"payment": detail, "balance_after": after})
+        return
+    console.print(
+        f"refunded {value:,.2f} of payment {payment_id} ({detail['status']}); balance now {after:,.2f}",
+        highlight=False,
+    )
+    table = Table("invoice", "status", "paid", "total")
+    for a in detail["applications"]:
+        if a["refunded_amount"] > 0:
+            table.add_row(
+                a["invoice_number"] or str(a["invoice_id"]),
+                a["invoice_status"],
+                f"{a['invoice_paid_amount']:,.2f}",
+                f"{a['invoice_total']:,.2f}",
+            )
+    console.print(table)
+
+
+def _money(name: str, text: str) -> Decimal:
+    try:
+        value = Decimal(text.strip().replace(",", ""))
+    except InvalidOperation:
+        raise InvalidBilling(f"{name}: {text!r} is not an amount") from None
+    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
+        raise InvalidBilling(f"{name}: {text!r} must be positive with at most 2 decimals")
+    return value
+
+
+def _invoice_label(detail: dict[str, object], invoice_id: UUID) -> str:
+    apps = detail.get("applications")
+    for a in apps if isinstance(apps, list) else []:
+        if a["invoice_id"] == invoice_id:
+            return str(a["invoice_number"] or invoice_id)
+    return str(invoice_id)

@@ -295,7 +295,8 @@ CREATE TABLE billing.payment_applications (
     payment_id uuid          NOT NULL,
     invoice_id uuid          NOT NULL,
     account_id uuid          NOT NULL,
-    amount     decimal(12,2) NOT NULL,
+    amount          decimal(12,2) NOT NULL,
+    refunded_amount decimal(12,2) NOT NULL DEFAULT 0,
     applied_at timestamptz   NOT NULL DEFAULT now(),
     created_at timestamptz   NOT NULL DEFAULT now(),
     CONSTRAINT payment_applications_pkey PRIMARY KEY (id),
@@ -304,12 +305,14 @@ CREATE TABLE billing.payment_applications (
         REFERENCES billing.payments (id, account_id) ON DELETE RESTRICT ON UPDATE CASCADE,
     CONSTRAINT payment_applications_invoice_id_fkey FOREIGN KEY (invoice_id, account_id)
         REFERENCES billing.invoices (id, account_id) ON DELETE RESTRICT ON UPDATE CASCADE,
-    CONSTRAINT payment_applications_amount_check CHECK (amount > 0)
+    CONSTRAINT payment_applications_amount_check CHECK (amount > 0),
+    CONSTRAINT payment_applications_refunded_amount_check CHECK (refunded_amount BETWEEN 0 AND amount)
 );
 CREATE INDEX payment_applications_payment_id_account_id_idx ON billing.payment_applications (payment_id, account_id);
 CREATE INDEX payment_applications_invoice_id_account_id_idx ON billing.payment_applications (invoice_id, account_id);
 CREATE INDEX payment_applications_account_id_idx ON billing.payment_applications (account_id);
 COMMENT ON TABLE billing.payment_applications IS 'How much of a payment went to which invoice. Payment and invoice must belong to the same account (both composite foreign keys share account_id).';
+COMMENT ON COLUMN billing.payment_applications.refunded_amount IS 'Part of this application taken back by a refund of the payment (the invoice is open again for it); amount - refunded_amount is what still pays the invoice.';
 
 CREATE TABLE billing.credits (
     id               uuid          NOT NULL DEFAULT uuid_generate_v4(),

@@ -33,15 +33,45 @@ CREATE TABLE billing.billing_events (
     CONSTRAINT billing_events_pkey PRIMARY KEY (id),
     CONSTRAINT billing_events_account_id_fkey FOREIGN KEY (account_id)
         REFERENCES accounts.accounts (id) ON DELETE CASCADE,
-    CONSTRAINT billing_events_event_type_check CHECK (event_type IN ('balance.low', 'invoice.issued', 'payment.applied')),
-    CONSTRAINT billing_events_status_check CHECK (status IN ('PENDING', 'DELIVERED', 'FAILED'))
+    CONSTRAINT billing_events_event_type_check
+        CHECK (event_type IN ('balance.low', 'invoice.issued', 'payment.applied', 'payment.refunded')),
+    CONSTRAINT billing_events_status_check
+        CHECK (status IN ('PENDING', 'QUEUED', 'NO_ROUTE', 'DELIVERED', 'FAILED'))
 );
 CREATE INDEX billing_events_account_id_idx ON billing.billing_events (account_id, created_at);
-CREATE INDEX billing_events_status_idx ON billing.billing_events (created_at) WHERE status = 'PENDING';
-COMMENT ON TABLE billing.billing_events IS 'Outbox of billing events (low balance crossed, invoice issued, payment applied), written in the transaction that caused them; a delivery worker sends them on.';
+CREATE INDEX billing_events_status_idx ON billing.billing_events (created_at) WHERE status IN ('PENDING', 'QUEUED');
+COMMENT ON TABLE billing.billing_events IS 'Billing events (low balance crossed, invoice issued, payment applied or refunded), written in the transaction that caused them and queued in that same transaction on the durable webhook outbox (messaging.webhook_events, same id) of the account''s default route; status follows the delivery (QUEUED, DELIVERED, FAILED) or is NO_ROUTE when the account has no webhook.';
+COMMENT ON COLUMN billing.billing_events.id IS 'Stable event id: also the id of the messaging.webhook_events row that delivers it and the payload id receivers deduplicate on.';
 CREATE TRIGGER billing_events_updated_at_trg BEFORE UPDATE ON billing.billing_events
     FOR EACH ROW EXECUTE FUNCTION public.update_updated_at_column();
 
+CREATE TABLE billing.cycle_runs (
+    id           uuid          NOT NULL DEFAULT uuid_generate_v4(),
+    period_start date          NOT NULL,
+    period_end   date          NOT NULL,
+    status       varchar(16)   NOT NULL DEFAULT 'PENDING',
+    attempts     integer       NOT NULL DEFAULT 0,
+    invoices     integer       NOT NULL DEFAULT 0,
+    issued       integer       NOT NULL DEFAULT 0,
+    total        decimal(12,2) NOT NULL DEFAULT 0,
+    worker       text,
+    last_error   text,
+    started_at   timestamptz,
+    finished_at  timestamptz,
+    created_at   timestamptz   NOT NULL DEFAULT now(),
+    updated_at   timestamptz   NOT NULL DEFAULT now(),
+    CONSTRAINT cycle_runs_pkey PRIMARY KEY (id),
+    CONSTRAINT cycle_runs_period_start_key UNIQUE (period_start, period_end),
+    CONSTRAINT cycle_runs_period_end_check CHECK (period_end >= period_start),
+    CONSTRAINT cycle_runs_status_check CHECK (status IN ('PENDING', 'COMPLETED', 'FAILED')),
+    CONSTRAINT cycle_runs_attempts_check CHECK (attempts >= 0 AND invoices >= 0 AND issued >= 0)
+);
+COMMENT ON TABLE billing.cycle_runs IS 'One row per ended billing cycle (calendar month) the cycle-end worker invoiced or is to invoice. A worker holds the row lock (FOR UPDATE SKIP LOCKED) for the whole run, so two workers never run one cycle at once; COMPLETED cycles are not run again.';
+CREATE TRIGGER cycle_runs_updated_at_trg BEFORE UPDATE ON billing.cycle_runs
+    FOR EACH ROW EXECUTE FUNCTION public.update_updated_at_column();
+
+SELECT accounts.secure_table('billing.cycle_runs', 'STAFF_ONLY');
+SELECT audit.attach_audit('billing.cycle_runs');
 SELECT accounts.secure_table('billing.invoice_number_counters', 'STAFF_ONLY');
 SELECT audit.attach_audit('billing.invoice_number_counters');
 SELECT accounts.secure_table('billing.billing_events', 'TENANT');
@@ -151,6 +181,72 @@ COMMENT ON FUNCTION billing.account_balance_low_trg() IS
     'event to the billing outbox and stamps last_low_balance_alert_at.';
 CREATE TRIGGER account_balance_low_trg BEFORE UPDATE OF balance ON billing.account_balance
     FOR EACH ROW EXECUTE FUNCTION billing.account_balance_low_trg();
+
+-- ---------------------------------------------------------------------------------------------
+-- Billing events go out through the durable webhook outbox of messaging (messaging.webhook_events,
+-- delivered, retried and signed by warp.workers.webhooks): queued in the transaction that wrote
+-- them, set-based per statement, to the account's default route (did_id NULL) status URL, with the
+-- same id; the delivery outcome flows back to billing_events.status.
+
+CREATE FUNCTION billing.billing_events_queue_trg() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    WITH routes AS (
+        SELECT DISTINCT ON (r.account_id) r.account_id, coalesce(r.status_webhook_url, r.webhook_url) AS url,
+               r.webhook_secret_ref
+        FROM messaging.inbound_routes r
+        WHERE r.did_id IS NULL AND r.enabled AND coalesce(r.status_webhook_url, r.webhook_url) IS NOT NULL
+          AND r.account_id IN (SELECT n.account_id FROM new_events n)
+        ORDER BY r.account_id, r.created_at
+    ),
+    queued AS (
+        INSERT INTO messaging.webhook_events (id, account_id, event_type, target_url, secret_ref, payload,
+                                              next_attempt_at, created_at)
+        SELECT n.id, n.account_id, n.event_type, r.url, r.webhook_secret_ref,
+               jsonb_build_object('id', n.id, 'type', n.event_type,
+                                  'created_at', to_char(n.created_at AT TIME ZONE 'UTC',
+                                                        'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                                  'data', n.payload),
+               n.created_at, n.created_at
+        FROM new_events n JOIN routes r ON r.account_id = n.account_id
+        WHERE n.status = 'PENDING'
+        ON CONFLICT ON CONSTRAINT webhook_events_pkey DO NOTHING
+        RETURNING id
+    )
+    UPDATE billing.billing_events e
+    SET status = CASE WHEN e.id IN (SELECT q.id FROM queued q) THEN 'QUEUED' ELSE 'NO_ROUTE' END
+    WHERE e.id IN (SELECT n.id FROM new_events n WHERE n.status = 'PENDING');
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION billing.billing_events_queue_trg() IS
+    'After an INSERT into billing.billing_events (one statement, any number of rows): queues each new event on '
+    'messaging.webhook_events (same id; payload {id, type, created_at, data}) for the account''s default route '
+    '(status_webhook_url, else webhook_url) and marks it QUEUED, or NO_ROUTE when the account has none.';
+CREATE TRIGGER billing_events_queue_trg AFTER INSERT ON billing.billing_events
+    REFERENCING NEW TABLE AS new_events
+    FOR EACH STATEMENT EXECUTE FUNCTION billing.billing_events_queue_trg();
+
+CREATE FUNCTION billing.webhook_outcome_trg() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    UPDATE billing.billing_events e
+    SET status = CASE NEW.status WHEN 'DELIVERED' THEN 'DELIVERED' ELSE 'FAILED' END,
+        delivered_at = NEW.delivered_at
+    WHERE e.id = NEW.id AND e.status IN ('QUEUED', 'PENDING');
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION billing.webhook_outcome_trg() IS
+    'When the webhook outbox row of a billing event ends (DELIVERED, or FAILED/EXPIRED after its retries), the '
+    'billing event takes that outcome (DELIVERED with its delivered_at, or FAILED).';
+CREATE TRIGGER webhook_events_billing_outcome_trg AFTER UPDATE OF status ON messaging.webhook_events
+    FOR EACH ROW
+    WHEN (NEW.mdr_id IS NULL AND NEW.status IN ('DELIVERED', 'FAILED', 'EXPIRED')
+          AND OLD.status IS DISTINCT FROM NEW.status)
+    EXECUTE FUNCTION billing.webhook_outcome_trg();
 
 -- ---------------------------------------------------------------------------------------------
 -- Usage summaries: rated CDRs by jurisdiction, charged MDRs by type and direction, DIDs by number type
@@ -715,6 +811,7 @@ DECLARE
     v_left numeric;
     v_take numeric;
     inv record;
+    v_did boolean := false;
 BEGIN
     SELECT x.id, x.account_id, x.amount, x.refunded_amount, x.status, x.external_reference, x.method
     INTO p FROM billing.payments x WHERE x.id = p_payment_id FOR UPDATE;
@@ -725,13 +822,19 @@ BEGIN
                    WHERE l.source_type = 'PAYMENT' AND l.source_id = p.id AND l.entry_type = 'PAYMENT') THEN
         PERFORM billing.post_entry(p.account_id, 'PAYMENT', p.amount, 'PAYMENT', p.id,
                                    'Payment ' || coalesce(p.external_reference, p.method));
+        v_did := true;
     END IF;
     -- What is not yet applied to an invoice nor turned into credit (so a second call applies nothing).
     v_left := p.amount - p.refunded_amount
-              - coalesce((SELECT sum(a.amount) FROM billing.payment_applications a WHERE a.payment_id = p.id), 0)
+              - coalesce((SELECT sum(a.amount - a.refunded_amount) FROM billing.payment_applications a
+                          WHERE a.payment_id = p.id), 0)
               - coalesce((SELECT sum(c.amount) FROM billing.credits c
                           WHERE c.payment_id = p.id AND c.credit_type = 'OVERPAYMENT'), 0);
     IF v_left <= 0 THEN
+        IF v_did THEN
+            INSERT INTO billing.billing_events (account_id, event_type, payload)
+            VALUES (p.account_id, 'payment.applied', jsonb_build_object('payment_id', p.id, 'amount', p.amount::text));
+        END IF;
         RETURN;
     END IF;
     FOR inv IN
@@ -750,6 +853,7 @@ BEGIN
             paid_at = CASE WHEN i.paid_amount + v_take >= i.total THEN now() ELSE i.paid_at END
         WHERE i.id = inv.id;
         v_left := v_left - v_take;
+        v_did := true;
         RETURN QUERY SELECT inv.id, v_take;
     END LOOP;
     IF v_left > 0 AND NOT EXISTS (SELECT 1 FROM billing.account_balance ab
@@ -758,10 +862,13 @@ BEGIN
         INSERT INTO billing.credits (account_id, credit_type, amount, remaining_amount, reason, payment_id)
         VALUES (p.account_id, 'OVERPAYMENT', v_left, v_left,
                 'Unapplied payment ' || coalesce(p.external_reference, p.method), p.id);
+        v_did := true;
         RETURN QUERY SELECT NULL::uuid, v_left;
     END IF;
-    INSERT INTO billing.billing_events (account_id, event_type, payload)
-    VALUES (p.account_id, 'payment.applied', jsonb_build_object('payment_id', p.id, 'amount', p.amount::text));
+    IF v_did THEN
+        INSERT INTO billing.billing_events (account_id, event_type, payload)
+        VALUES (p.account_id, 'payment.applied', jsonb_build_object('payment_id', p.id, 'amount', p.amount::text));
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION billing.apply_payment(uuid) IS
@@ -775,6 +882,11 @@ CREATE FUNCTION billing.refund_payment(p_payment_id uuid, p_amount numeric, p_re
 AS $$
 DECLARE
     p record;
+    r record;
+    v_left numeric;
+    v_take numeric;
+    v_after numeric;
+    v_reopened jsonb := '[]';
 BEGIN
     SELECT x.* INTO p FROM billing.payments x WHERE x.id = p_payment_id FOR UPDATE;
     IF NOT FOUND THEN
@@ -784,22 +896,65 @@ BEGIN
         RAISE EXCEPTION 'amount: % is not between 0 and the unrefunded %', p_amount, p.amount - p.refunded_amount
             USING ERRCODE = 'check_violation', CONSTRAINT = 'payments_amount_check';
     END IF;
+    v_left := p_amount;
+    -- 1. The unused overpayment credit of this payment.
+    FOR r IN SELECT c.id, c.remaining_amount FROM billing.credits c
+             WHERE c.payment_id = p.id AND c.credit_type = 'OVERPAYMENT' AND c.status = 'OPEN'
+             ORDER BY c.issued_at DESC, c.id FOR UPDATE
+    LOOP
+        EXIT WHEN v_left <= 0;
+        v_take := least(v_left, r.remaining_amount);
+        UPDATE billing.credits c
+        SET remaining_amount = c.remaining_amount - v_take,
+            status = CASE WHEN c.remaining_amount - v_take = 0 THEN 'VOID' ELSE c.status END
+        WHERE c.id = r.id;
+        v_left := v_left - v_take;
+    END LOOP;
+    -- 2. What it paid on invoices, newest invoice first: each one is open again for what is taken back.
+    FOR r IN SELECT a.id, a.invoice_id, a.amount - a.refunded_amount AS net, i.invoice_number
+             FROM billing.payment_applications a JOIN billing.invoices i ON i.id = a.invoice_id
+             WHERE a.payment_id = p.id AND a.amount > a.refunded_amount
+             ORDER BY i.issue_date DESC, i.period_start DESC, i.invoice_number DESC
+             FOR UPDATE OF a, i
+    LOOP
+        EXIT WHEN v_left <= 0;
+        v_take := least(v_left, r.net);
+        UPDATE billing.payment_applications a SET refunded_amount = a.refunded_amount + v_take WHERE a.id = r.id;
+        UPDATE billing.invoices i
+        SET paid_amount = i.paid_amount - v_take,
+            status = CASE WHEN i.paid_amount - v_take > 0 THEN 'PARTIALLY_PAID' ELSE 'ISSUED' END,
+            paid_at = NULL
+        WHERE i.id = r.invoice_id;
+        v_reopened := v_reopened || jsonb_build_object('invoice_id', r.invoice_id,
+                                                       'invoice_number', r.invoice_number, 'amount', v_take::text);
+        v_left := v_left - v_take;
+    END LOOP;
+    -- 3. The rest was on the balance: fine for a prepaid account (funds not yet used), but on a postpaid one
+    --    it was spent as credit on later (immutable) invoices and cannot come back here.
+    IF v_left > 0 AND NOT EXISTS (SELECT 1 FROM billing.account_balance ab
+                                  WHERE ab.account_id = p.account_id AND ab.billing_cycle = 'PREPAID') THEN
+        RAISE EXCEPTION 'amount: at most % of payment % can be refunded; the rest was used as credit on later invoices',
+            p_amount - v_left, coalesce(p.external_reference, p.id::text)
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'payments_amount_check';
+    END IF;
     UPDATE billing.payments x
     SET refunded_amount = x.refunded_amount + p_amount,
         status = CASE WHEN x.refunded_amount + p_amount = x.amount THEN 'REFUNDED' ELSE 'PARTIALLY_REFUNDED' END
     WHERE x.id = p.id;
-    -- A refund first takes back the unused overpayment credit of this payment.
-    UPDATE billing.credits c
-    SET remaining_amount = c.remaining_amount - least(c.remaining_amount, p_amount),
-        status = CASE WHEN c.remaining_amount - least(c.remaining_amount, p_amount) = 0 THEN 'VOID' ELSE c.status END
-    WHERE c.payment_id = p.id AND c.credit_type = 'OVERPAYMENT' AND c.status = 'OPEN';
-    RETURN billing.post_entry(p.account_id, 'REFUND', -p_amount, 'PAYMENT', p.id,
-                              'Refund of ' || coalesce(p.external_reference, p.method) || ': ' || p_reason);
+    v_after := billing.post_entry(p.account_id, 'REFUND', -p_amount, 'PAYMENT', p.id,
+                                  'Refund of ' || coalesce(p.external_reference, p.method) || ': ' || p_reason);
+    INSERT INTO billing.billing_events (account_id, event_type, payload)
+    VALUES (p.account_id, 'payment.refunded',
+            jsonb_build_object('payment_id', p.id, 'amount', p_amount::text, 'reason', p_reason,
+                               'reopened_invoices', v_reopened));
+    RETURN v_after;
 END
 $$;
 COMMENT ON FUNCTION billing.refund_payment(uuid, numeric, text) IS
-    'Refunds part or all of a payment: refunded_amount/status, unused overpayment credit reduced, and a REFUND '
-    'ledger entry (the balance goes down). Returns the balance after.';
+    'Refunds part or all of a payment: first its unused overpayment credit, then what it paid on invoices, newest '
+    'first (those invoices go back to PARTIALLY_PAID or ISSUED, the application keeps refunded_amount); a '
+    'postpaid refund larger than that is refused. refunded_amount/status of the payment, a REFUND ledger entry '
+    '(the balance goes down) and a payment.refunded event. Returns the balance after.';
 
 CREATE FUNCTION billing.grant_credit(p_account_id uuid, p_amount numeric, p_credit_type text, p_reason text,
                                      p_invoice_id uuid DEFAULT NULL, p_expires_at timestamptz DEFAULT NULL)
