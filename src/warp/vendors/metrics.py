@@ -21,7 +21,8 @@ def compute_metrics(conn: psycopg.Connection[Any], start: datetime, end: datetim
 def check_slas(conn: psycopg.Connection[Any], start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Open an incident for each carrier SLA breached in a window starting in [start, end); the new incidents."""
     rows = conn.execute(
-        "SELECT id, vendor_id, carrier_id, sla_id, title, severity, observed_value, target_value, window_start_at "
+        "SELECT id, vendor_id, carrier_id, sla_id, title, description, severity, observed_value, target_value, "
+        "window_start_at "
         "FROM vendor_mgmt.check_sla_breaches(%s, %s) ORDER BY window_start_at, title",
         (start, end),
     ).fetchall()
@@ -31,6 +32,7 @@ def check_slas(conn: psycopg.Connection[Any], start: datetime, end: datetime) ->
         "carrier_id",
         "sla_id",
         "title",
+        "description",
         "severity",
         "observed_value",
         "target_value",
