@@ -19,6 +19,7 @@ from warp.cli import providers as providers_cli
 from warp.cli import rates as rates_cli
 from warp.cli import trunks as trunks_cli
 from warp.cli import vendors as vendors_cli
+from warp.cli import worker as worker_cli
 from warp.cli.output import err_console
 from warp.errors import WarpError
 
@@ -53,6 +54,7 @@ app.add_typer(compliance_cli.app, name="compliance")
 worker_app = typer.Typer(help="Long-running workers (stop with SIGTERM/SIGINT).", no_args_is_help=True)
 worker_app.command("cdr")(cdr_cli.worker_cmd)
 worker_app.command("billing")(billing_cli.billing_worker)
+worker_app.command("messaging")(worker_cli.messaging)
 app.add_typer(worker_app, name="worker")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from warp.errors import WarpError
+from warp.vendors.errors import SecretUnavailable as VendorSecretUnavailable
 
 
 class MessagingError(WarpError):
@@ -99,7 +100,10 @@ class InvalidCredential(MessagingError):
     code = "invalid-sms-credential"
 
 
-class SecretUnavailable(MessagingError):
+class SecretUnavailable(MessagingError, VendorSecretUnavailable):
+    """A secret reference cannot be resolved; also a :class:`warp.vendors.errors.SecretUnavailable`
+    (one resolver serves both domains)."""
+
     code = "secret-unavailable"
     http_status = 500
 

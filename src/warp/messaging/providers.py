@@ -19,8 +19,9 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from warp.auth.policy import AuthPolicy
-from warp.messaging.errors import ProviderNotFound
+from warp.messaging.errors import ProviderNotFound, SecretUnavailable
 from warp.messaging.secrets import resolve_secret
+from warp.vendors.secrets import SecretResolver
 
 
 @dataclass(frozen=True)
@@ -74,12 +75,20 @@ class LoopbackProvider:
 
 @dataclass
 class HttpProvider:
-    """Posts each message as JSON to the configured URL."""
+    """Posts each message as JSON to the configured URL.
+
+    2xx with ``{"id": ...}``: accepted (the id is the vendor's message reference). Any other status,
+    a connection error or no answer within ``config.timeout`` seconds raises ProviderError
+    (``vendor-http-<status>``, ``vendor-unreachable``/``vendor-timeout``, ``vendor-bad-answer``); the
+    dispatcher then fails over to the next provider. The JSON carries WARP's message ``id`` so a vendor
+    can deduplicate a message sent twice (delivery to vendors is at least once).
+    """
 
     id: UUID
     name: str
     config: dict[str, Any]
-    policy: AuthPolicy
+    policy: AuthPolicy | None = None
+    secrets: SecretResolver | None = None
 
     def send(self, message: OutboundMessage) -> str:
         url = str(self.config.get("url") or "")
@@ -97,7 +106,11 @@ class HttpProvider:
         ).encode()
         headers = {"Content-Type": "application/json"}
         if self.config.get("auth_token_ref"):
-            headers["Authorization"] = "Bearer " + resolve_secret(self.policy, self.config["auth_token_ref"])
+            try:
+                token = resolve_secret(self.policy, self.config["auth_token_ref"], self.secrets)
+            except SecretUnavailable as exc:
+                raise ProviderError("vendor-misconfigured", f"provider {self.name}: {exc.message}") from exc
+            headers["Authorization"] = "Bearer " + token
         request = urllib.request.Request(url, data=payload, headers=headers, method="POST")  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=float(self.config.get("timeout", 10))) as response:  # noqa: S310
@@ -106,7 +119,18 @@ class HttpProvider:
             raise ProviderError(
                 f"vendor-http-{exc.code}", f"provider {self.name} answered {exc.code}"
             ) from exc
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        except TimeoutError as exc:
+            raise ProviderError(
+                "vendor-timeout", f"provider {self.name}: no answer within {self.config.get('timeout', 10)} s"
+            ) from exc
+        except urllib.error.URLError as exc:
+            if isinstance(exc.reason, TimeoutError):
+                raise ProviderError(
+                    "vendor-timeout",
+                    f"provider {self.name}: no answer within {self.config.get('timeout', 10)} s",
+                ) from exc
+            raise ProviderError("vendor-unreachable", f"provider {self.name}: {exc.reason}") from exc
+        except OSError as exc:
             raise ProviderError("vendor-unreachable", f"provider {self.name}: {exc}") from exc
         except ValueError as exc:
             raise ProviderError("vendor-bad-answer", f"provider {self.name}: answer is not JSON") from exc
@@ -116,11 +140,15 @@ class HttpProvider:
         return str(ref)[:128]
 
 
-def build_provider(row: dict[str, Any], policy: AuthPolicy) -> SmsProvider:
+def build_provider(
+    row: dict[str, Any], policy: AuthPolicy, secrets: SecretResolver | None = None
+) -> SmsProvider:
     """The implementation of a service_providers row."""
     kind = row["provider_type"]
     if kind == "loopback":
         return LoopbackProvider(id=row["id"], name=row["name"], config=dict(row["config"]))
     if kind == "http":
-        return HttpProvider(id=row["id"], name=row["name"], config=dict(row["config"]), policy=policy)
+        return HttpProvider(
+            id=row["id"], name=row["name"], config=dict(row["config"]), policy=policy, secrets=secrets
+        )
     raise ProviderNotFound(f"provider {row['name']}: unknown provider_type {kind!r} (http, loopback)")

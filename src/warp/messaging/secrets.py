@@ -1,20 +1,23 @@
 """Secret references for webhook signing and vendor credentials: never a secret in clear in the database.
 
 A reference is one of ``enc:<token>`` (Fernet-encrypted with the key derived from WARP_SECRET_KEY),
-``env:NAME`` (an environment variable) or ``file:/path`` (a file's content, trimmed).
+``env:NAME`` (an environment variable), ``file:/path`` (a file's content, trimmed) or
+``secret:NAME`` (the pluggable secret store: ``WARP_SECRET_BACKEND``, by default one file per
+secret under ``WARP_SECRETS_DIR``). Resolution is the one of vendor management,
+:class:`warp.vendors.secrets.SecretResolver`; this module only adds encryption and the messaging
+error type.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet
 
 from warp.auth.policy import AuthPolicy
 from warp.messaging.errors import SecretUnavailable
+from warp.vendors.errors import SecretUnavailable as VendorSecretUnavailable
+from warp.vendors.secrets import SecretResolver, is_reference
 
-PREFIXES = ("enc:", "env:", "file:")
+PREFIXES = ("enc:", "env:", "file:", "secret:")
 
 
 def encrypt_secret(policy: AuthPolicy, secret: str) -> str:
@@ -22,25 +25,23 @@ def encrypt_secret(policy: AuthPolicy, secret: str) -> str:
     return "enc:" + Fernet(policy.fernet_key()).encrypt(secret.encode()).decode()
 
 
-def resolve_secret(policy: AuthPolicy, ref: str | None) -> str:
-    """The secret behind a reference; SecretUnavailable when it cannot be read."""
+def check_reference(ref: str, field: str = "secret_ref") -> str:
+    """``ref`` when it is a reference of a supported scheme; InvalidMessage naming ``field`` otherwise."""
+    from warp.messaging.errors import InvalidMessage
+
+    if not ref.startswith(PREFIXES) or not is_reference(ref):
+        raise InvalidMessage(f"{field}: must be enc:, env:NAME, file:/path or secret:NAME")
+    return ref
+
+
+def resolve_secret(policy: AuthPolicy | None, ref: str | None, secrets: SecretResolver | None = None) -> str:
+    """The secret behind a reference; SecretUnavailable (naming the reference, never the secret) when
+    it cannot be read. ``secrets`` is the resolver to use (default: the configured store, with
+    ``policy``'s key for ``enc:``)."""
     if not ref:
         raise SecretUnavailable("secret_ref: none configured")
-    if ref.startswith("enc:"):
-        try:
-            return Fernet(policy.fernet_key()).decrypt(ref[4:].encode()).decode()
-        except InvalidToken as exc:
-            raise SecretUnavailable(
-                "secret_ref: cannot be decrypted with the configured WARP_SECRET_KEY"
-            ) from exc
-    if ref.startswith("env:"):
-        value = os.environ.get(ref[4:])
-        if not value:
-            raise SecretUnavailable(f"secret_ref: environment variable {ref[4:]} is not set")
-        return value
-    if ref.startswith("file:"):
-        try:
-            return Path(ref[5:]).read_text().strip()
-        except OSError as exc:
-            raise SecretUnavailable(f"secret_ref: cannot read {ref[5:]}") from exc
-    raise SecretUnavailable("secret_ref: unsupported scheme (use enc:, env: or file:)")
+    resolver = secrets if secrets is not None else SecretResolver(policy=policy)
+    try:
+        return resolver.resolve(ref)
+    except VendorSecretUnavailable as exc:
+        raise SecretUnavailable(exc.message) from exc

@@ -24,7 +24,7 @@ from warp.auth.policy import AuthPolicy
 from warp.messaging import errors
 from warp.messaging.encoding import count_segments
 from warp.messaging.keywords import HELP, START, STOP, classify
-from warp.messaging.secrets import encrypt_secret
+from warp.messaging.secrets import check_reference, encrypt_secret
 
 Conn = psycopg.Connection[Any]
 
@@ -144,24 +144,31 @@ def send_message(
     if not mms and not body:
         raise errors.InvalidMessage("body: an SMS needs text (or send media_urls for an MMS)")
     count = count_segments(body or "", mms=mms)
-    row = (
-        conn.cursor(row_factory=dict_row)
-        .execute(
-            "SELECT * FROM messaging.submit_message(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                account_id,
-                from_number,
-                to_number,
-                "MMS" if mms else "SMS",
-                body or None,
-                media,
-                count.encoding if body else None,
-                count.segments,
-                Jsonb(metadata or {}),
-            ),
+    try:
+        row = (
+            conn.cursor(row_factory=dict_row)
+            .execute(
+                "SELECT * FROM messaging.submit_message(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    account_id,
+                    from_number,
+                    to_number,
+                    "MMS" if mms else "SMS",
+                    body or None,
+                    media,
+                    count.encoding if body else None,
+                    count.segments,
+                    Jsonb(metadata or {}),
+                ),
+            )
+            .fetchone()
         )
-        .fetchone()
-    )
+    except psycopg.errors.CheckViolation as exc:
+        # A concurrent debit spent the funds between the check and the debit (taken under the lock).
+        if exc.diag.constraint_name == "account_balance_funds_check":
+            cls, message = _SEND_ERRORS["insufficient-balance"]
+            raise cls(message) from exc
+        raise
     assert row is not None
     result = row["result"]
     if result in _SEND_ERRORS:
@@ -482,8 +489,8 @@ def set_inbound_route(
     if webhook_secret is not None and secret_ref is not None:
         raise errors.InvalidMessage("webhook_secret: give the secret or a reference, not both")
     ref = encrypt_secret(policy, webhook_secret) if webhook_secret is not None else secret_ref
-    if ref is not None and not ref.startswith(("enc:", "env:", "file:")):
-        raise errors.InvalidMessage("secret_ref: must be enc:, env: or file:")
+    if ref is not None:
+        check_reference(ref)
     row = (
         conn.cursor(row_factory=tuple_row)
         .execute(

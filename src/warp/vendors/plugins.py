@@ -72,10 +72,8 @@ class HttpSms(ProviderPlugin):
 
     def send(self, message: OutboundMessage) -> str:
         """Carry one message; the vendor's message id."""
-        from warp.auth.policy import load_policy
-
         impl = HttpProvider(
-            id=self.id, name=self.name, config=self.config.model_dump(exclude_none=True), policy=load_policy()
+            id=self.id, name=self.name, config=self.config.model_dump(exclude_none=True), secrets=self.secrets
         )
         try:
             return impl.send(message)

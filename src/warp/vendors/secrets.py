@@ -3,7 +3,9 @@
 A reference is ``env:NAME`` (environment variable), ``file:/path`` (a file's content, trimmed),
 ``secret:NAME`` (looked up in the pluggable secret store) or ``enc:<token>`` (Fernet-encrypted with
 the platform key, the form messaging writes). References are resolved only at use, by a
-:class:`SecretResolver`; the database holds only the reference.
+:class:`SecretResolver`; the database holds only the reference. This is the one resolver of WARP:
+provider credentials, vendor callback secrets and customer webhook signing secrets all go through it
+(:func:`warp.messaging.secrets.resolve_secret` is a thin wrapper).
 
 The store behind ``secret:`` is chosen by ``WARP_SECRET_BACKEND``: ``dir`` (default: one file per
 secret under ``WARP_SECRETS_DIR``, default ``/run/secrets``, as Docker/Kubernetes mount them) or the
@@ -18,11 +20,15 @@ import re
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Annotated, Protocol
+from typing import TYPE_CHECKING, Annotated, Protocol
 
+from cryptography.fernet import Fernet, InvalidToken
 from pydantic import AfterValidator
 
 from warp.vendors.errors import SecretUnavailable
+
+if TYPE_CHECKING:
+    from warp.auth.policy import AuthPolicy
 
 REFERENCE = re.compile(r"^(env|file|secret|enc):.+$", re.DOTALL)
 SECRET_KEY = re.compile(
@@ -72,17 +78,22 @@ class SecretStore(Protocol):
         ...
 
 
+SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
 class DirectorySecretStore:
-    """One file per secret in a directory (``/run/secrets/NAME``)."""
+    """One file per secret in a directory (``/run/secrets/NAME``); ``a/b`` names a file in a subdirectory
+    (``secret:webhooks/DEMO-ACME``). Names never escape the directory (no ``..``, no hidden files)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
     def get(self, name: str) -> str | None:
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.startswith("."):
+        parts = name.split("/")
+        if not all(SEGMENT.fullmatch(part) for part in parts):
             return None
         try:
-            return (self.directory / name).read_text().strip()
+            return self.directory.joinpath(*parts).read_text().strip()
         except OSError:
             return None
 
@@ -113,9 +124,15 @@ def default_store(environ: Mapping[str, str] | None = None) -> SecretStore:
 class SecretResolver:
     """Turns references into secrets at the moment they are used."""
 
-    def __init__(self, store: SecretStore | None = None, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        store: SecretStore | None = None,
+        environ: Mapping[str, str] | None = None,
+        policy: AuthPolicy | None = None,
+    ) -> None:
         self._store = store
         self._environ = environ
+        self._policy = policy
 
     @property
     def store(self) -> SecretStore:
@@ -127,7 +144,7 @@ class SecretResolver:
         """The secret behind ``ref``; SecretUnavailable when it cannot be read."""
         if not ref or not is_reference(ref):
             raise SecretUnavailable(
-                "secret reference: none configured, or not of the form env:/file:/secret:"
+                "secret reference: none configured, or not of the form env:/file:/secret:/enc:"
             )
         scheme, _, rest = ref.partition(":")
         if scheme == "env":
@@ -145,11 +162,16 @@ class SecretResolver:
             if not found:
                 raise SecretUnavailable(f"secret reference secret:{rest}: not in the secret store")
             return found
-        from warp.auth.policy import load_policy
-        from warp.messaging.errors import SecretUnavailable as MessagingSecretUnavailable
-        from warp.messaging.secrets import resolve_secret
+        return self._decrypt(rest)
 
+    def _decrypt(self, token: str) -> str:
+        if self._policy is None:
+            from warp.auth.policy import load_policy
+
+            self._policy = load_policy()
         try:
-            return resolve_secret(load_policy(), ref)
-        except MessagingSecretUnavailable as exc:
-            raise SecretUnavailable(f"secret reference enc:…: {exc.message}") from exc
+            return Fernet(self._policy.fernet_key()).decrypt(token.encode()).decode()
+        except (InvalidToken, ValueError) as exc:
+            raise SecretUnavailable(
+                "secret reference enc:…: cannot be decrypted with the configured WARP_SECRET_KEY"
+            ) from exc

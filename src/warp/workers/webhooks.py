@@ -36,6 +36,7 @@ from warp.db.connection import database_url
 from warp.messaging.errors import SecretUnavailable
 from warp.messaging.secrets import resolve_secret
 from warp.messaging.signing import EVENT_ID_HEADER, signed_headers
+from warp.vendors.secrets import SecretResolver
 
 log = logging.getLogger("warp.workers.webhooks")
 WORKER = tenant.Context(staff=True, actor_type="SYSTEM")
@@ -105,10 +106,18 @@ class Outcome:
 class WebhookWorker:
     """One delivery loop; run several (threads or processes) for more throughput."""
 
-    def __init__(self, url: str, policy: AuthPolicy, settings: WebhookSettings | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        policy: AuthPolicy,
+        settings: WebhookSettings | None = None,
+        secrets: SecretResolver | None = None,
+    ) -> None:
         self.url = url
         self.policy = policy
         self.settings = settings or WebhookSettings()
+        # enc:, env:, file: and secret: (the pluggable store of WARP_SECRET_BACKEND) references.
+        self.secrets = secrets if secrets is not None else SecretResolver(policy=policy)
         self._pool = ThreadPoolExecutor(max_workers=self.settings.concurrency)
 
     def close(self) -> None:
@@ -128,9 +137,10 @@ class WebhookWorker:
         body = json.dumps(event["payload"], separators=(",", ":"), sort_keys=True).encode()
         started = time.perf_counter()
         try:
-            secret = resolve_secret(self.policy, event["secret_ref"])
+            secret = resolve_secret(self.policy, event["secret_ref"], self.secrets)
         except SecretUnavailable as exc:
-            return Outcome(None, 0, exc.message)
+            # Recorded on the attempt; the event is retried (the operator may fix the store) until expiry.
+            return Outcome(None, 0, f"signing secret unavailable: {exc.message}"[:500])
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "warp-webhooks/1",

@@ -219,6 +219,8 @@ CREATE INDEX mdr_campaign_id_account_id_idx ON messaging.mdr (campaign_id, accou
 CREATE INDEX mdr_service_provider_id_idx ON messaging.mdr (service_provider_id, vendor_message_ref);
 CREATE INDEX mdr_to_number_idx ON messaging.mdr (to_number, created_at);
 CREATE INDEX mdr_status_idx ON messaging.mdr (created_at) WHERE status = 'QUEUED' AND direction = 'OUTBOUND';
+CREATE INDEX mdr_status_changed_at_idx ON messaging.mdr (status_changed_at)
+    WHERE status = 'SENDING' AND direction = 'OUTBOUND';
 COMMENT ON TABLE messaging.mdr IS 'Message detail records (SMS/MMS, both directions), partitioned by month on created_at; primary key (id, created_at).';
 COMMENT ON COLUMN messaging.mdr.charge IS 'Per-message charge (segments x rate), 6 decimals; invoices round to cents.';
 COMMENT ON COLUMN messaging.mdr.vendor_message_ref IS 'Message id at the vendor, used to match delivery receipts.';

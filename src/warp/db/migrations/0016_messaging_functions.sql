@@ -142,111 +142,150 @@ CREATE FUNCTION messaging.submit_message(p_account_id uuid, p_from text, p_to te
     RETURNS TABLE (result text, id uuid, created_at timestamptz, status text, campaign_id uuid,
                    campaign_mps integer, rate numeric, charge numeric, service_provider_id uuid,
                    account_mps integer)
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    sender record;
-    v_rate numeric;
+    s record;
     v_charge numeric;
-    v_provider uuid;
-    bal record;
-    prepaid boolean;
-    v_account_mps integer;
+    v_status text := 'QUEUED';
+    v_error text;
+    v_event text := 'message.queued';
     m messaging.mdr;
+    at timestamptz;
+    event_id uuid;
 BEGIN
-    SELECT d.id, d.status, d.messaging_enabled, d.campaign_id, i.number_type,
-           c.status AS campaign_status, c.throughput_mps
-    INTO sender
+    -- Everything the checks need, in one statement (one cached plan): the sender number of this
+    -- account (RLS is replaced by the explicit visibility test: this function is SECURITY DEFINER so
+    -- the per-table policies are not re-evaluated for every table it touches), its campaign, the
+    -- opt-out, the rate, the vendor, the account's throughput setting, prepaid funds and the webhook
+    -- route (the DID's own, else the account default).
+    SELECT d.id AS did_id, d.status AS did_status, d.messaging_enabled, d.campaign_id, i.number_type,
+           c.status AS campaign_status, c.throughput_mps,
+           EXISTS (SELECT 1 FROM messaging.opt_outs o
+                   WHERE o.account_id = p_account_id AND o.recipient_number = p_to
+                     AND (o.campaign_id IS NULL OR o.campaign_id = d.campaign_id)) AS opted_out,
+           (SELECT mr.rate
+            FROM billing.account_rate_plans arp
+            JOIN billing.messaging_rates mr ON mr.rate_plan_id = arp.rate_plan_id
+            WHERE arp.account_id = p_account_id
+              AND arp.effective_at <= now() AND (arp.expires_at IS NULL OR arp.expires_at > now())
+              AND mr.message_type = p_message_type AND mr.direction = 'OUTBOUND'
+              AND mr.destination_type = CASE WHEN i.number_type = 'TOLL_FREE' THEN 'TOLL_FREE'
+                                             WHEN p_to LIKE '+1%' THEN 'DOMESTIC'
+                                             ELSE 'INTERNATIONAL' END
+              AND mr.effective_date <= (now() AT TIME ZONE 'UTC')::date
+              AND (mr.expires_date IS NULL OR mr.expires_date > (now() AT TIME ZONE 'UTC')::date)
+            LIMIT 1) AS rate,
+           (SELECT sp.id FROM vendor_mgmt.service_providers sp
+            WHERE sp.enabled AND sp.capabilities @> ARRAY[lower(p_message_type)]::text[]
+              AND sp.health_status <> 'DOWN'
+            ORDER BY sp.priority, sp.name LIMIT 1) AS provider_id,
+           CASE WHEN a.metadata #>> '{messaging,max_mps}' ~ '^[1-9][0-9]{0,6}$'
+                THEN (a.metadata #>> '{messaging,max_mps}')::integer END AS account_mps,
+           b.balance + b.credit_limit AS prepaid_funds,
+           r.route_type, r.webhook_url, r.status_webhook_url,
+           coalesce(r.webhook_secret_ref,
+                    (SELECT x.webhook_secret_ref FROM messaging.inbound_routes x
+                     WHERE x.account_id = p_account_id AND x.did_id IS NULL AND x.enabled)) AS secret_ref
+    INTO s
     FROM numbers.dids d
     JOIN numbers.inventory i ON i.id = d.inventory_id
+    JOIN accounts.accounts a ON a.id = d.account_id
     LEFT JOIN messaging.campaigns_10dlc c ON c.id = d.campaign_id AND c.account_id = d.account_id
-    WHERE d.number = p_from AND d.account_id = p_account_id;
-    IF NOT FOUND OR sender.status <> 'ACTIVE' THEN
-        RETURN QUERY SELECT 'sender-not-found', NULL::uuid, NULL::timestamptz, NULL::text, NULL::uuid,
-                            NULL::integer, NULL::numeric, NULL::numeric, NULL::uuid, NULL::integer;
-        RETURN;
+    LEFT JOIN billing.account_balance b ON b.account_id = d.account_id AND b.billing_cycle = 'PREPAID'
+    LEFT JOIN LATERAL (
+        SELECT y.route_type, y.webhook_url, y.status_webhook_url, y.webhook_secret_ref
+        FROM messaging.inbound_routes y
+        WHERE y.account_id = p_account_id AND y.enabled AND (y.did_id = d.id OR y.did_id IS NULL)
+        ORDER BY y.did_id NULLS LAST
+        LIMIT 1) r ON true
+    WHERE d.number = p_from AND d.account_id = p_account_id
+      AND (accounts.is_staff() OR p_account_id = ANY (accounts.visible_account_ids()));
+
+    IF NOT FOUND OR s.did_status <> 'ACTIVE' THEN
+        v_error := 'sender-not-found';
+    ELSIF NOT s.messaging_enabled THEN
+        v_error := 'sender-not-messaging-enabled';
+    ELSIF s.number_type = 'DID' AND s.campaign_status IS DISTINCT FROM 'APPROVED' THEN
+        v_error := 'campaign-not-approved';
+    ELSIF s.opted_out THEN
+        v_status := 'REJECTED';
+        v_event := 'message.rejected';
+    ELSIF s.rate IS NULL THEN
+        v_error := 'no-messaging-rate';
+    ELSIF s.provider_id IS NULL THEN
+        v_error := 'no-messaging-vendor';
+    ELSE
+        v_charge := CASE WHEN p_message_type = 'SMS' THEN s.rate * p_segments ELSE s.rate END;
+        -- Prepaid: a first check on the committed balance here; the debit below re-checks under the
+        -- row lock (account_balance_funds_check), taken last so it is held only until commit.
+        IF s.prepaid_funds IS NOT NULL AND s.prepaid_funds < v_charge THEN
+            v_error := 'insufficient-balance';
+        END IF;
     END IF;
-    IF NOT sender.messaging_enabled THEN
-        RETURN QUERY SELECT 'sender-not-messaging-enabled', NULL::uuid, NULL::timestamptz, NULL::text,
-                            NULL::uuid, NULL::integer, NULL::numeric, NULL::numeric, NULL::uuid, NULL::integer;
-        RETURN;
-    END IF;
-    IF sender.number_type = 'DID' AND sender.campaign_status IS DISTINCT FROM 'APPROVED' THEN
-        RETURN QUERY SELECT 'campaign-not-approved', NULL::uuid, NULL::timestamptz, NULL::text,
-                            sender.campaign_id, NULL::integer, NULL::numeric, NULL::numeric, NULL::uuid, NULL::integer;
+    IF v_error IS NOT NULL THEN
+        RETURN QUERY SELECT v_error, NULL::uuid, NULL::timestamptz, NULL::text,
+                            CASE WHEN v_error = 'campaign-not-approved' THEN s.campaign_id END,
+                            NULL::integer, s.rate, v_charge, NULL::uuid, NULL::integer;
         RETURN;
     END IF;
 
-    IF messaging.check_opt_out(p_account_id, sender.campaign_id, p_to) THEN
+    IF v_status = 'REJECTED' THEN
         INSERT INTO messaging.mdr (account_id, direction, message_type, from_number, to_number, did_id,
                                    campaign_id, body, media_urls, encoding, segments, status, error_code,
                                    error_message, metadata)
-        VALUES (p_account_id, 'OUTBOUND', p_message_type, p_from, p_to, sender.id, sender.campaign_id, p_body,
+        VALUES (p_account_id, 'OUTBOUND', p_message_type, p_from, p_to, s.did_id, s.campaign_id, p_body,
                 p_media_urls, p_encoding, p_segments, 'REJECTED', 'recipient-opted-out',
                 'the recipient opted out (STOP) of this sender''s campaign or account', p_metadata)
         RETURNING * INTO m;
-        PERFORM messaging.enqueue_event(p_account_id, 'message.rejected', sender.id, m.id, m.created_at,
-                                        messaging.message_data(m));
+    ELSE
+        INSERT INTO messaging.mdr (account_id, direction, message_type, from_number, to_number, did_id,
+                                   campaign_id, body, media_urls, encoding, segments, status,
+                                   service_provider_id, rate, charge, metadata)
+        VALUES (p_account_id, 'OUTBOUND', p_message_type, p_from, p_to, s.did_id, s.campaign_id, p_body,
+                p_media_urls, p_encoding, p_segments, 'QUEUED', s.provider_id, s.rate, v_charge, p_metadata)
+        RETURNING * INTO m;
+    END IF;
+
+    -- The outbox row (as messaging.enqueue_event writes it, with the route found above).
+    IF coalesce(s.status_webhook_url, s.webhook_url) IS NOT NULL THEN
+        at := clock_timestamp();
+        event_id := public.uuid_generate_v4();
+        INSERT INTO messaging.webhook_events (id, account_id, event_type, mdr_id, mdr_created_at, target_url,
+                                              secret_ref, payload, next_attempt_at, created_at)
+        VALUES (event_id, p_account_id, v_event, m.id, m.created_at,
+                coalesce(s.status_webhook_url, s.webhook_url), s.secret_ref,
+                jsonb_build_object('id', event_id, 'type', v_event,
+                                   'created_at', to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                                   'data', messaging.message_data(m)),
+                at, at);
+    END IF;
+
+    IF v_status = 'REJECTED' THEN
         RETURN QUERY SELECT 'recipient-opted-out', m.id, m.created_at, m.status::text, m.campaign_id,
-                            sender.throughput_mps, NULL::numeric, NULL::numeric, NULL::uuid, NULL::integer;
+                            s.throughput_mps, NULL::numeric, NULL::numeric, NULL::uuid, NULL::integer;
         RETURN;
     END IF;
 
-    v_rate := messaging.messaging_rate(p_account_id, p_message_type, 'OUTBOUND',
-                                       messaging.destination_type(sender.number_type, p_to));
-    IF v_rate IS NULL THEN
-        RETURN QUERY SELECT 'no-messaging-rate', NULL::uuid, NULL::timestamptz, NULL::text, NULL::uuid,
-                            NULL::integer, NULL::numeric, NULL::numeric, NULL::uuid, NULL::integer;
-        RETURN;
-    END IF;
-    v_charge := CASE WHEN p_message_type = 'SMS' THEN v_rate * p_segments ELSE v_rate END;
-    v_provider := messaging.pick_provider(p_message_type);
-    IF v_provider IS NULL THEN
-        RETURN QUERY SELECT 'no-messaging-vendor', NULL::uuid, NULL::timestamptz, NULL::text, NULL::uuid,
-                            NULL::integer, NULL::numeric, NULL::numeric, NULL::uuid, NULL::integer;
-        RETURN;
-    END IF;
-
-    -- Prepaid: funds (balance + credit) must cover the charge; debited now, in this transaction.
-    SELECT b.balance, b.credit_limit INTO bal
-    FROM billing.account_balance b
-    WHERE b.account_id = p_account_id AND b.billing_cycle = 'PREPAID'
-    FOR UPDATE;
-    prepaid := FOUND;
-    IF prepaid AND bal.balance + bal.credit_limit < v_charge THEN
-        RETURN QUERY SELECT 'insufficient-balance', NULL::uuid, NULL::timestamptz, NULL::text, NULL::uuid,
-                            NULL::integer, v_rate, v_charge, NULL::uuid, NULL::integer;
-        RETURN;
-    END IF;
-
-    INSERT INTO messaging.mdr (account_id, direction, message_type, from_number, to_number, did_id, campaign_id,
-                               body, media_urls, encoding, segments, status, service_provider_id, rate, charge,
-                               metadata)
-    VALUES (p_account_id, 'OUTBOUND', p_message_type, p_from, p_to, sender.id, sender.campaign_id, p_body,
-            p_media_urls, p_encoding, p_segments, 'QUEUED', v_provider, v_rate, v_charge, p_metadata)
-    RETURNING * INTO m;
-
-    IF prepaid AND v_charge > 0 THEN
+    IF s.prepaid_funds IS NOT NULL AND v_charge > 0 THEN
         -- The one debit path (0017_billing_functions.sql; resolved when called): ledger row + balance.
         PERFORM billing.debit(p_account_id, v_charge, 'MDR', m.id,
                               format('%s %s segment(s) to %s', p_message_type, p_segments, p_to));
     END IF;
-
-    SELECT CASE WHEN a.metadata #>> '{messaging,max_mps}' ~ '^[1-9][0-9]{0,6}$'
-                THEN (a.metadata #>> '{messaging,max_mps}')::integer END
-    INTO v_account_mps
-    FROM accounts.accounts a WHERE a.id = p_account_id;
-    PERFORM messaging.enqueue_event(p_account_id, 'message.queued', sender.id, m.id, m.created_at,
-                                    messaging.message_data(m));
-    RETURN QUERY SELECT 'queued', m.id, m.created_at, m.status::text, m.campaign_id, sender.throughput_mps,
-                        v_rate, v_charge, v_provider, v_account_mps;
+    RETURN QUERY SELECT 'queued', m.id, m.created_at, m.status::text, m.campaign_id, s.throughput_mps,
+                        s.rate, v_charge, s.provider_id, s.account_mps;
 END
 $$;
 COMMENT ON FUNCTION messaging.submit_message(uuid, text, text, text, text, text[], text, integer, jsonb) IS
     'The send path in one round trip: sender ownership (ACTIVE DID/toll-free of the account, messaging '
     'enabled), 10DLC gate for local senders, opt-out (a REJECTED MDR), rate, vendor, prepaid funds; then the '
-    'QUEUED MDR, the prepaid debit and the message.queued outbox event. result is queued or an error code.';
+    'QUEUED MDR, the message.queued outbox event and the prepaid debit (last: the balance row is locked only '
+    'until commit). result is queued or an error code. SECURITY DEFINER with one explicit visibility test '
+    '(staff, or the account is the tenant or a descendant) instead of row-level security on each table.';
+ALTER FUNCTION messaging.submit_message(uuid, text, text, text, text, text[], text, integer, jsonb)
+    OWNER TO warp_owner;
 
 -- ---------------------------------------------------------------------------------------------
 -- Status transitions: queued -> sending -> sent -> delivered | undelivered | failed; never backwards.
@@ -328,3 +367,28 @@ AS $$
 $$;
 COMMENT ON FUNCTION messaging.lease_queued(integer) IS
     'Claims up to p_limit QUEUED outbound messages for vendor dispatch (SKIP LOCKED: dispatchers never collide).';
+
+CREATE FUNCTION messaging.recover_sending(p_stale_after interval)
+    RETURNS integer
+    LANGUAGE sql
+AS $$
+    WITH stuck AS (
+        SELECT q.id, q.created_at FROM messaging.mdr q
+        WHERE q.status = 'SENDING' AND q.direction = 'OUTBOUND'
+          AND q.status_changed_at < now() - p_stale_after
+        FOR UPDATE SKIP LOCKED
+    ), requeued AS (
+        UPDATE messaging.mdr m
+        SET status = 'QUEUED', status_changed_at = now(),
+            metadata = jsonb_set(m.metadata, '{dispatch_recoveries}',
+                                 to_jsonb(coalesce((m.metadata ->> 'dispatch_recoveries')::integer, 0) + 1))
+        FROM stuck
+        WHERE m.id = stuck.id AND m.created_at = stuck.created_at
+        RETURNING 1
+    )
+    SELECT count(*)::integer FROM requeued
+$$;
+COMMENT ON FUNCTION messaging.recover_sending(interval) IS
+    'Puts outbound messages left SENDING longer than p_stale_after (a dispatcher died between the claim and '
+    'recording the vendor''s answer) back to QUEUED, counting metadata.dispatch_recoveries; returns how many. '
+    'Delivery to the vendor is therefore at least once: vendors deduplicate on the message id WARP sends.';
