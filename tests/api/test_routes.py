@@ -8,7 +8,7 @@ import psycopg
 from fastapi.routing import APIRoute
 
 from warp.api.app import create_app
-from warp.api.deps import AUTHENTICATED, PUBLIC, declared_permission
+from warp.api.deps import AUTHENTICATED, PUBLIC, WarpRoute, declared_permission
 from warp.api.routes import ROUTERS
 
 
@@ -38,6 +38,17 @@ def test_every_route_declares_exactly_one_permission() -> None:
     assert len(routes) > 15
     assert sorted(k for k, v in routes.items() if not v) == [], "routes without a declared permission"
     assert sorted(k for k, v in routes.items() if len(v) > 1) == []
+
+
+def test_every_route_runs_its_handler_and_commit_in_one_thread_hop() -> None:
+    """Routers are built with route_class=WarpRoute, so plain handlers are wrapped (see deps)."""
+    others = [
+        f"{sorted(route.methods)} {route.path}"
+        for router in ROUTERS
+        for route in router.routes
+        if not isinstance(route, WarpRoute)
+    ]
+    assert others == [], "build the router with APIRouter(..., route_class=WarpRoute)"
 
 
 def test_every_served_operation_comes_from_the_registry() -> None:

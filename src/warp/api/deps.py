@@ -15,10 +15,17 @@ authenticated and rate-limited on the event loop, and the transaction opens on t
 use of ``tx.conn`` in the handler's worker thread (two thread-pool hops per request: the handler
 and the commit); session tokens and uncached keys are looked up in a worker thread, inside the
 request's transaction. ``tests/api/test_routes.py`` fails for a route that declares nothing.
+
+Every router is built with ``route_class=WarpRoute``: a plain (``def``) handler then runs in ONE
+worker-thread hop together with its transaction's commit or rollback, and FastAPI validates the
+response on the event loop (a plain handler would otherwise cost three hops: handler, response
+validation, commit). ``tests/api/test_routes.py`` fails for a route of another class.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -28,6 +35,7 @@ from uuid import UUID
 import anyio
 import psycopg
 from fastapi import Depends, Request, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from limits.storage import MemoryStorage
 from psycopg_pool import ConnectionPool
@@ -92,9 +100,12 @@ class Tx:
     def conn(self) -> psycopg.Connection[Any]:
         if not self._applied:
             conn = self._connection()
-            tenant.apply(conn, self.principal.context(self.request_id))
-            if self.principal.needs_touch and self.principal.api_key_id is not None:
-                api_keys.touch_last_used(conn, self.principal.api_key_id)
+            # One round trip for BEGIN, the tenant settings and the key's last use (pipeline mode),
+            # instead of one each.
+            with conn.pipeline():
+                tenant.apply(conn, self.principal.context(self.request_id))
+                if self.principal.needs_touch and self.principal.api_key_id is not None:
+                    api_keys.touch_last_used(conn, self.principal.api_key_id)
             self._applied = True
         assert self._conn is not None
         return self._conn
@@ -124,6 +135,44 @@ class Tx:
                 conn.rollback()
         finally:
             self._pool.putconn(conn)
+
+
+def _run_and_finish(endpoint: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Run a plain handler, then end its request's transaction, in the same worker thread."""
+    tx = next((value for value in kwargs.values() if isinstance(value, Tx)), None)
+    try:
+        result = endpoint(*args, **kwargs)
+    except BaseException:
+        if tx is not None and tx.pending:
+            tx.finish(False)
+        raise
+    if tx is not None and tx.pending:
+        tx.finish(True)
+    return result
+
+
+def _one_hop(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """``endpoint`` (a plain function) as a coroutine running it and its commit in one thread hop.
+
+    ``functools.wraps`` keeps the signature and globals FastAPI reads the parameters from."""
+
+    @functools.wraps(endpoint)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        return await run_in_threadpool(_run_and_finish, endpoint, args, kwargs)
+
+    return run
+
+
+class WarpRoute(APIRoute):
+    """The route class of every WARP router (``APIRouter(..., route_class=WarpRoute)``)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        plain = not (
+            inspect.iscoroutinefunction(endpoint)
+            or inspect.isgeneratorfunction(endpoint)
+            or inspect.isasyncgenfunction(endpoint)
+        )
+        super().__init__(path, _one_hop(endpoint) if plain else endpoint, **kwargs)
 
 
 def state_of(request: Request) -> WarpState:

@@ -14,11 +14,11 @@ from warp.accounts import contacts, flags, profile
 from warp.accounts.contacts import Contact
 from warp.accounts.flags import FeatureFlag, FlagEvaluation
 from warp.accounts.profile import AccountProfile
-from warp.api.deps import Tx, require
+from warp.api.deps import Tx, WarpRoute, require
 from warp.api.idempotency import IdempotencyKey, idempotent
 from warp.api.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page, decode_cursor, page
 
-router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"], route_class=WarpRoute)
 
 FlagKey = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_.:-]{0,99}$")]
 E164 = r"^\+[1-9][0-9]{1,14}$"

@@ -8,14 +8,14 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from warp.api.deps import Tx, require
+from warp.api.deps import Tx, WarpRoute, require
 from warp.api.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page, decode_cursor, page
 from warp.api.routes._target import target_account
 from warp.auth import api_keys
 from warp.auth.api_keys import ApiKey
 from warp.auth.rbac import customer_scopes
 
-router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
+router = APIRouter(prefix="/v1/api-keys", tags=["api keys"], route_class=WarpRoute)
 
 
 @router.get("")

@@ -8,11 +8,11 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from warp.api.deps import AUTHENTICATED, Tx, client_ip_of, public, require, state_of
+from warp.api.deps import AUTHENTICATED, Tx, WarpRoute, client_ip_of, public, require, state_of
 from warp.auth import sessions
 from warp.auth.errors import InvalidAuthInput
 
-router = APIRouter(prefix="/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/v1/auth", tags=["auth"], route_class=WarpRoute)
 
 
 class LoginRequest(BaseModel):

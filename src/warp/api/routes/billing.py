@@ -11,14 +11,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from warp.api.deps import Tx, require
+from warp.api.deps import Tx, WarpRoute, require
 from warp.api.idempotency import IdempotencyKey, idempotent
 from warp.api.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page, decode_cursor, page
 from warp.billing import invoices, ledger, payments, rate_plans
 from warp.billing.documents import render_csv, render_pdf
 from warp.billing.errors import InvalidBilling
 
-router = APIRouter(tags=["billing"])
+router = APIRouter(tags=["billing"], route_class=WarpRoute)
 
 
 class InvoiceItem(BaseModel):

@@ -10,14 +10,14 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from warp.api.deps import Tx, require, state_of
+from warp.api.deps import Tx, WarpRoute, require, state_of
 from warp.api.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page, decode_cursor, page
 from warp.cdr import query
 from warp.cdr.errors import InvalidCdrInput
 from warp.cdr.query import CdrFilter, CdrRow
 from warp.db import tenant
 
-router = APIRouter(prefix="/v1/cdrs", tags=["cdrs"])
+router = APIRouter(prefix="/v1/cdrs", tags=["cdrs"], route_class=WarpRoute)
 
 From = Annotated[datetime | None, Query(alias="from", description="Start time from (inclusive).")]
 To = Annotated[datetime | None, Query(alias="to", description="Start time before (exclusive).")]

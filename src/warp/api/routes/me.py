@@ -8,11 +8,11 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from warp.accounts.profile import AccountProfile, get_account
-from warp.api.deps import AUTHENTICATED, Tx, require, state_of
+from warp.api.deps import AUTHENTICATED, Tx, WarpRoute, require, state_of
 from warp.auth import totp
 from warp.auth.errors import InvalidAuthInput
 
-router = APIRouter(prefix="/v1/me", tags=["me"])
+router = APIRouter(prefix="/v1/me", tags=["me"], route_class=WarpRoute)
 
 
 class Me(BaseModel):

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from warp.api.deps import Tx, require, state_of
+from warp.api.deps import Tx, WarpRoute, require, state_of
 from warp.api.errors import MEDIA_TYPE, problem_type
 from warp.api.idempotency import IdempotencyKey, Outcome, idempotent
 from warp.api.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page, decode_cursor, page
@@ -18,7 +18,7 @@ from warp.messaging import service
 from warp.messaging.errors import InvalidMessage, RecipientOptedOut
 from warp.messaging.service import Message, ThroughputLimiter
 
-router = APIRouter(prefix="/v1/messages", tags=["messaging"])
+router = APIRouter(prefix="/v1/messages", tags=["messaging"], route_class=WarpRoute)
 
 E164 = r"^\+[1-9][0-9]{1,14}$"
 MediaUrl = Annotated[str, Field(pattern=r"^https?://\S+$", max_length=2000)]

@@ -10,13 +10,13 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from warp.api.deps import Tx, require
+from warp.api.deps import Tx, WarpRoute, require
 from warp.api.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page, decode_cursor, page
 from warp.numbers import e911, porting, service, toll_free
 from warp.numbers.errors import InvalidNumber, NumbersForbidden
 from warp.numbers.service import AvailableNumber, Did, HeldReservation, Reservation, SearchFilter
 
-router = APIRouter(tags=["numbers"])
+router = APIRouter(tags=["numbers"], route_class=WarpRoute)
 
 E164 = r"^\+[1-9][0-9]{1,14}$"
 NumberPath = Annotated[str, Path(pattern=E164)]

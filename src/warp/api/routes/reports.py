@@ -13,11 +13,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 
-from warp.api.deps import Tx, require
+from warp.api.deps import Tx, WarpRoute, require
 from warp.db import tenant
 from warp.reporting import service
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/v1/reports", tags=["reports"], route_class=WarpRoute)
 SOURCE_HEADER = "X-Warp-Read-Source"
 
 

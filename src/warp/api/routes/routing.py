@@ -8,13 +8,13 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from warp.api.deps import Tx, require
+from warp.api.deps import Tx, WarpRoute, require
 from warp.api.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page, decode_cursor, page
 from warp.routing import service
 from warp.routing.errors import InvalidRouting
 from warp.routing.service import AclEntry, Trunk
 
-router = APIRouter(tags=["routing"])
+router = APIRouter(tags=["routing"], route_class=WarpRoute)
 
 AuthType = Annotated[str, Field(pattern=r"^(IP_ACL|SIP_REGISTER|BOTH)$")]
 TechPrefix = Annotated[str, Field(pattern=r"^[0-9#*]{1,16}$")]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from warp.api.deps import public, state_of
+from warp.api.deps import WarpRoute, public, state_of
 from warp.api.errors import problem
 from warp.db import migrate
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=WarpRoute)
 
 
 @router.get("/health")

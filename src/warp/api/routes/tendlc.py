@@ -8,13 +8,13 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from warp.api.deps import Tx, require
+from warp.api.deps import Tx, WarpRoute, require
 from warp.api.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page, decode_cursor, page
 from warp.api.routes._target import target_account
 from warp.messaging import tendlc
 from warp.messaging.tendlc import Brand, Campaign, LocalRegistrar, Registrar
 
-router = APIRouter(prefix="/v1/10dlc", tags=["10dlc"])
+router = APIRouter(prefix="/v1/10dlc", tags=["10dlc"], route_class=WarpRoute)
 Text = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
 E164 = r"^\+[1-9][0-9]{1,14}$"
 

@@ -15,13 +15,13 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from warp.api.deps import request_id_of, state_of
+from warp.api.deps import WarpRoute, request_id_of, state_of
 from warp.db import tenant
 from warp.messaging import errors, service
 from warp.messaging.secrets import resolve_secret
 from warp.messaging.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 
-router = APIRouter(prefix="/v1/vendor-callbacks", tags=["vendor callbacks"])
+router = APIRouter(prefix="/v1/vendor-callbacks", tags=["vendor callbacks"], route_class=WarpRoute)
 E164 = r"^\+[1-9][0-9]{1,14}$"
 ProviderName = Path(pattern=r"^[A-Za-z0-9_.-]{1,100}$")
 

@@ -1,0 +1,78 @@
+"""A plain handler and its transaction's end run together: committed before the response, or rolled back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+from warp_auth_fixtures import TEST_POLICY, World
+
+from warp.api.app import create_app
+from warp.api.deps import AUTHENTICATED, Tx, WarpRoute, require
+from warp.errors import WarpError
+
+
+class Refused(WarpError):
+    code = "refused-on-purpose"
+    http_status = 409
+
+
+def _rename(tx: Tx, name: str) -> None:
+    tx.conn.execute("UPDATE accounts.accounts SET legal_name = %s WHERE id = %s", (name, tx.principal.account_id))
+
+
+@pytest.fixture
+def app_client(world: World) -> Iterator[TestClient]:
+    probe = APIRouter(prefix="/probe", route_class=WarpRoute)
+
+    @probe.post("/commit")
+    def commit(tx: Tx = require(AUTHENTICATED)) -> dict[str, str]:
+        _rename(tx, "Committed Ltd")
+        return {"ok": "yes"}
+
+    @probe.post("/fail")
+    def fail(tx: Tx = require(AUTHENTICATED)) -> dict[str, str]:
+        _rename(tx, "Never Ltd")
+        raise Refused("probe: refused after writing")
+
+    @probe.post("/crash")
+    def crash(tx: Tx = require(AUTHENTICATED)) -> dict[str, str]:
+        _rename(tx, "Crashed Ltd")
+        raise RuntimeError("unexpected")
+
+    app = create_app(world.url, policy=TEST_POLICY, pool_size=4)
+    app.include_router(probe)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def _legal_name(world: World) -> str | None:
+    with psycopg.connect(world.url) as conn:
+        row = conn.execute("SELECT legal_name FROM accounts.accounts WHERE id = %s", (world.acme,)).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def test_write_is_committed_when_the_response_arrives(app_client: TestClient, world: World) -> None:
+    key = world.key(world.acme)
+    r = app_client.post("/probe/commit", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200, r.text
+    assert _legal_name(world) == "Committed Ltd"
+
+
+@pytest.mark.parametrize(("path", "status"), [("/probe/fail", 409), ("/probe/crash", 500)])
+def test_write_is_rolled_back_when_the_handler_raises(
+    app_client: TestClient, world: World, path: str, status: int
+) -> None:
+    key = world.key(world.acme)
+    before = _legal_name(world)
+    r = app_client.post(path, headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert _legal_name(world) == before
+    # the pooled connection came back clean: the next request works and commits
+    r = app_client.post("/probe/commit", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200 and _legal_name(world) == "Committed Ltd"
