@@ -333,7 +333,11 @@ CREATE FUNCTION routing.calculate_lcr(p_destination text, p_account_id uuid, p_o
         subsequent_increment integer)
     -- The switch's hot path: ONE statement (plan cached by plpgsql) computing what explain_lcr ranks,
     -- without the reasons. tests/routing/test_lcr_agreement.py checks that they agree over many random
-    -- decks, partitions, accounts and destinations. The rare emergency case is delegated to explain_lcr.
+    -- decks, partitions, overrides, accounts and destinations. The rare emergency case is delegated to
+    -- explain_lcr. The statement is shaped for a small plan (ADR 0006): a one-row partition subquery
+    -- whose look-ups are InitPlans, one index probe of the deck for every leading substring of the
+    -- destination, DISTINCT ON per carrier trunk, then primary-key look-ups of the (few) trunks found;
+    -- no materialised CTEs, hash tables or aggregates unless the strategy is QUALITY.
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog
 AS $$
@@ -364,99 +368,93 @@ BEGIN
         v_prefixes := v_prefixes || left(v_dest, n);
     END LOOP;
     -- routing.call_jurisdiction's answer, without its LERG look-ups when no origin is given.
-    v_jurisdiction := CASE WHEN v_dest !~ '^1[2-9][0-9]{9}$' THEN 'INTERNATIONAL'
-                           WHEN p_origin IS NULL THEN NULL
+    v_jurisdiction := CASE WHEN v_dest !~ '^1[2-9][0-9]{9}$' THEN 'FLAT'
+                           WHEN p_origin IS NULL THEN 'HIGHEST'
                            ELSE routing.call_jurisdiction(p_origin, v_dest) END;
 
     RETURN QUERY
-    WITH part AS MATERIALIZED (
-        -- The calling trunk's partition, else the account's, else the default; if enabled and the
-        -- destination is not blacklisted.
-        SELECT p.id, p.strategy, p.allow_loss_routing
-        FROM routing.partitions p
-        WHERE p.id = coalesce(
-                (SELECT ap.partition_id FROM routing.account_partitions ap
-                 WHERE ap.account_id = p_account_id AND ap.trunk_id = p_trunk_id),
-                (SELECT ap.partition_id FROM routing.account_partitions ap
-                 WHERE ap.account_id = p_account_id AND ap.trunk_id IS NULL),
-                (SELECT d.id FROM routing.partitions d WHERE d.is_default))
-          AND p.enabled
-          AND NOT EXISTS (
-                SELECT 1 FROM routing.blacklist b
-                WHERE b.prefix = ANY (v_prefixes)
-                  AND (b.account_id IS NULL OR b.account_id = p_account_id)
-                  AND (b.expires_at IS NULL OR b.expires_at > p_at))
-    ),
-    members AS MATERIALIZED (
-        SELECT ct.id, ct.name::text AS trunk_name, c.name::text AS carrier_name,
-               coalesce(pct.priority, ct.priority) AS priority, coalesce(pct.weight, ct.weight) AS weight
-        FROM part
-        JOIN routing.partition_carrier_trunks pct ON pct.partition_id = part.id
-        JOIN routing.carrier_trunks ct ON ct.id = pct.carrier_trunk_id AND ct.enabled
-        JOIN routing.carriers c ON c.id = ct.carrier_id AND c.enabled
-    ),
-    sell AS MATERIALIZED (
-        SELECT (SELECT routing.jurisdictional_rate(v.rate, v.interstate_rate, v.intrastate_rate,
-                                                   v.indeterminate_rate,
-                                                   coalesce(v_jurisdiction, 'BILLED_INDETERMINATE'))
-                FROM billing.account_rate_plans arp
-                JOIN billing.voice_rates v ON v.rate_plan_id = arp.rate_plan_id
-                WHERE NOT part.allow_loss_routing
-                  AND arp.account_id = p_account_id
-                  AND arp.effective_at <= p_at AND (arp.expires_at IS NULL OR arp.expires_at > p_at)
-                  AND v.prefix = ANY (v_prefixes)
-                  AND v.effective_date <= v_day AND (v.expires_date IS NULL OR v.expires_date > v_day)
-                ORDER BY length(v.prefix) DESC
-                LIMIT 1) AS rate
-        FROM part
-    ),
-    -- One probe of rate_deck_prefix_idx for the destination's prefixes; the longest in force per trunk.
-    hits AS MATERIALIZED (
-        SELECT d.carrier_trunk_id, d.prefix, d.rate, d.interstate_rate, d.intrastate_rate,
-               d.indeterminate_rate, d.connection_fee, d.initial_increment, d.subsequent_increment
-        FROM routing.rate_deck d
-        WHERE d.prefix = ANY (v_prefixes)
-          AND d.effective_date <= v_day AND (d.expires_date IS NULL OR d.expires_date > v_day)
-    ),
-    best AS (
-        SELECT DISTINCT ON (h.carrier_trunk_id)
-               h.carrier_trunk_id, h.prefix::text AS prefix,
-               routing.jurisdictional_rate(h.rate, h.interstate_rate, h.intrastate_rate, h.indeterminate_rate,
-                                           CASE WHEN v_jurisdiction = 'INTERNATIONAL' THEN 'FLAT'
-                                                ELSE coalesce(v_jurisdiction, 'HIGHEST') END) AS rate,
-               h.connection_fee, h.initial_increment, h.subsequent_increment
-        FROM hits h
-        JOIN members m ON m.id = h.carrier_trunk_id
-        ORDER BY h.carrier_trunk_id, length(h.prefix) DESC
-    ),
-    quality AS (
-        SELECT pm.carrier_trunk_id,
-               sum(pm.answered)::numeric / nullif(sum(pm.attempts), 0) AS asr,
-               sum(pm.acd_seconds * pm.answered)
-                   / nullif(sum(pm.answered) FILTER (WHERE pm.acd_seconds IS NOT NULL), 0) AS acd
-        FROM part
-        JOIN vendor_mgmt.performance_metrics pm ON part.strategy = 'QUALITY'
-        WHERE pm.carrier_trunk_id IN (SELECT m.id FROM members m)
-          AND pm.hour_start >= p_at - interval '24 hours' AND pm.hour_start < p_at
-        GROUP BY pm.carrier_trunk_id
-    )
-    SELECT (row_number() OVER (ORDER BY
-               CASE part.strategy WHEN 'PRIORITY' THEN m.priority END,
-               CASE part.strategy WHEN 'QUALITY' THEN q.asr END DESC NULLS LAST,
-               CASE part.strategy WHEN 'QUALITY' THEN q.acd END DESC NULLS LAST,
-               b.rate,
+    SELECT (row_number() OVER w)::integer, x.id, x.trunk_name, x.carrier_name, x.prefix, x.rate,
+           x.connection_fee, x.initial_increment, x.subsequent_increment
+    FROM (
+        -- The candidates with their ordering keys as columns (OFFSET 0 keeps this level, so the
+        -- window and the final ORDER BY share one sort, random() included).
+        SELECT ct.id, ct.name::text AS trunk_name, c.name::text AS carrier_name, b.prefix::text AS prefix,
+               b.rate, b.connection_fee, b.initial_increment, b.subsequent_increment,
+               CASE part.strategy WHEN 'PRIORITY' THEN coalesce(pct.priority, ct.priority) END AS k_priority,
+               CASE part.strategy WHEN 'QUALITY' THEN q.asr END AS k_asr,
+               CASE part.strategy WHEN 'QUALITY' THEN q.acd END AS k_acd,
+               -- Weighted random key (Efraimidis-Spirakis): larger weight, more often first among ties.
                CASE part.strategy WHEN 'WEIGHTED' THEN
-                   CASE WHEN m.weight > 0 THEN power(random(), 1.0 / m.weight) ELSE 0 END END DESC,
-               m.priority, m.weight DESC, m.trunk_name))::integer AS rank,
-           m.id, m.trunk_name, m.carrier_name, b.prefix, b.rate, b.connection_fee, b.initial_increment,
-           b.subsequent_increment
-    FROM part
-    CROSS JOIN sell
-    JOIN members m ON true
-    JOIN best b ON b.carrier_trunk_id = m.id
-    LEFT JOIN quality q ON q.carrier_trunk_id = m.id
-    WHERE sell.rate IS NULL OR b.rate <= sell.rate
-    ORDER BY 1
+                   CASE WHEN coalesce(pct.weight, ct.weight) > 0
+                        THEN power(random(), 1.0 / coalesce(pct.weight, ct.weight)) ELSE 0 END END AS k_random,
+               coalesce(pct.priority, ct.priority) AS priority, coalesce(pct.weight, ct.weight) AS weight
+        FROM (
+            -- The calling trunk's partition, else the account's, else the default; if enabled and the
+            -- destination is not blacklisted; with the account's sell rate unless loss routing is allowed.
+            -- OFFSET 0: one row computed once (its look-ups are InitPlans), not pulled into the joins.
+            SELECT p.id, p.strategy,
+                   CASE WHEN NOT p.allow_loss_routing THEN (
+                       SELECT routing.jurisdictional_rate(v.rate, v.interstate_rate, v.intrastate_rate,
+                                                          v.indeterminate_rate,
+                                                          CASE v_jurisdiction WHEN 'HIGHEST' THEN 'BILLED_INDETERMINATE'
+                                                               ELSE v_jurisdiction END)
+                       FROM billing.account_rate_plans arp
+                       JOIN billing.voice_rates v ON v.rate_plan_id = arp.rate_plan_id
+                       WHERE arp.account_id = p_account_id
+                         AND arp.effective_at <= p_at AND (arp.expires_at IS NULL OR arp.expires_at > p_at)
+                         AND v.prefix = ANY (v_prefixes)
+                         AND v.effective_date <= v_day AND (v.expires_date IS NULL OR v.expires_date > v_day)
+                       ORDER BY length(v.prefix) DESC
+                       LIMIT 1) END AS sell_rate
+            FROM routing.partitions p
+            WHERE p.id = coalesce(
+                    (SELECT ap.partition_id FROM routing.account_partitions ap
+                     WHERE ap.account_id = p_account_id AND ap.trunk_id = p_trunk_id),
+                    (SELECT ap.partition_id FROM routing.account_partitions ap
+                     WHERE ap.account_id = p_account_id AND ap.trunk_id IS NULL),
+                    (SELECT d.id FROM routing.partitions d WHERE d.is_default))
+              AND p.enabled
+              AND NOT EXISTS (
+                    SELECT 1 FROM routing.blacklist bl
+                    WHERE bl.prefix = ANY (v_prefixes)
+                      AND (bl.account_id IS NULL OR bl.account_id = p_account_id)
+                      AND (bl.expires_at IS NULL OR bl.expires_at > p_at))
+            OFFSET 0
+        ) AS part
+        CROSS JOIN LATERAL (
+            -- One probe of rate_deck_prefix_idx for all the destination's prefixes; the longest in
+            -- force per carrier trunk (of any partition: membership is checked on the few trunks found).
+            SELECT DISTINCT ON (d.carrier_trunk_id)
+                   d.carrier_trunk_id, d.prefix,
+                   routing.jurisdictional_rate(d.rate, d.interstate_rate, d.intrastate_rate,
+                                               d.indeterminate_rate, v_jurisdiction) AS rate,
+                   d.connection_fee, d.initial_increment, d.subsequent_increment
+            FROM routing.rate_deck d
+            WHERE d.prefix = ANY (v_prefixes)
+              AND d.effective_date <= v_day AND (d.expires_date IS NULL OR d.expires_date > v_day)
+            ORDER BY d.carrier_trunk_id, length(d.prefix) DESC
+        ) AS b
+        JOIN routing.partition_carrier_trunks pct
+          ON pct.partition_id = part.id AND pct.carrier_trunk_id = b.carrier_trunk_id
+        JOIN routing.carrier_trunks ct ON ct.id = b.carrier_trunk_id AND ct.enabled
+        JOIN routing.carriers c ON c.id = ct.carrier_id AND c.enabled
+        LEFT JOIN LATERAL (
+            SELECT sum(pm.answered)::numeric / nullif(sum(pm.attempts), 0) AS asr,
+                   sum(pm.acd_seconds * pm.answered)
+                       / nullif(sum(pm.answered) FILTER (WHERE pm.acd_seconds IS NOT NULL), 0) AS acd
+            FROM vendor_mgmt.performance_metrics pm
+            WHERE part.strategy = 'QUALITY'
+              AND pm.carrier_trunk_id = ct.id
+              AND pm.hour_start >= p_at - interval '24 hours' AND pm.hour_start < p_at
+        ) AS q ON true
+        -- 5. Margin protection (rate = sell is allowed).
+        WHERE part.sell_rate IS NULL OR b.rate <= part.sell_rate
+        OFFSET 0
+    ) AS x
+    WINDOW w AS (ORDER BY x.k_priority, x.k_asr DESC NULLS LAST, x.k_acd DESC NULLS LAST, x.rate,
+                 x.k_random DESC, x.priority, x.weight DESC, x.trunk_name)
+    ORDER BY x.k_priority, x.k_asr DESC NULLS LAST, x.k_acd DESC NULLS LAST, x.rate,
+             x.k_random DESC, x.priority, x.weight DESC, x.trunk_name
     LIMIT p_limit;
 END
 $$;
@@ -476,13 +474,10 @@ CREATE FUNCTION routing.calculate_lcr(p_destination text, p_account_id uuid, p_l
         connection_fee       numeric,
         initial_increment    integer,
         subsequent_increment integer)
-    LANGUAGE plpgsql STABLE
-    SET search_path = pg_catalog
+    -- Plain SQL without SET: inlined into the caller's query (no second plpgsql frame per call).
+    LANGUAGE sql STABLE
 AS $$
-BEGIN
-    RETURN QUERY SELECT * FROM routing.calculate_lcr(p_destination, p_account_id, NULL::text, p_limit, p_at,
-                                                     p_trunk_id);
-END
+    SELECT * FROM routing.calculate_lcr(p_destination, p_account_id, NULL::text, p_limit, p_at, p_trunk_id)
 $$;
 COMMENT ON FUNCTION routing.calculate_lcr(text, uuid, integer, timestamptz, uuid) IS
     'Ordered route candidates (rank, carrier trunk, carrier, matched prefix, rate, connection fee, increments) '
