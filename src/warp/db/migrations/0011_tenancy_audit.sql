@@ -54,18 +54,29 @@ COMMENT ON FUNCTION accounts.is_staff() IS
     'True when the transaction explicitly acts as platform staff (setting warp.role = ''staff'').';
 
 CREATE FUNCTION accounts.visible_account_ids() RETURNS uuid[]
-    LANGUAGE sql STABLE SECURITY DEFINER
+    -- PL/pgSQL, not SQL: a SECURITY DEFINER SQL function is never inlined, so its recursive query
+    -- was planned again on every call (once per statement on every tenant table, ~0.2 ms);
+    -- PL/pgSQL keeps the plan for the session.
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog
 AS $$
+DECLARE
+    me constant uuid := accounts.current_account_id();
+    ids uuid[];
+BEGIN
+    IF me IS NULL THEN
+        RETURN '{}'::uuid[];
+    END IF;
     WITH RECURSIVE tree (id) AS (
-        SELECT accounts.current_account_id()
-        WHERE accounts.current_account_id() IS NOT NULL
+        SELECT me
         UNION
         SELECT h.child_account_id
         FROM accounts.account_hierarchy h
         JOIN tree t ON h.parent_account_id = t.id
     )
-    SELECT coalesce(array_agg(id), '{}'::uuid[]) FROM tree
+    SELECT array_agg(tree.id) INTO ids FROM tree;
+    RETURN ids;
+END
 $$;
 COMMENT ON FUNCTION accounts.visible_account_ids() IS
     'The tenant and all its descendants in accounts.account_hierarchy (any depth); empty without a tenant.';
