@@ -60,7 +60,8 @@ def test_every_served_operation_comes_from_the_registry() -> None:
 
 def test_only_health_ready_and_login_are_public() -> None:
     public = sorted(path for (_, path), perms in registered().items() if PUBLIC in perms)
-    assert public == ["/health", "/ready", "/v1/auth/login"]
+    # Accepting an invitation authenticates by its one-time token (tests/auth/test_user_invites.py).
+    assert public == ["/health", "/ready", "/v1/auth/invite/accept", "/v1/auth/login"]
 
 
 def test_declared_permissions_exist_in_the_seed(seeded_url: str) -> None:

@@ -1,19 +1,49 @@
-"""Portal users: create or invite, list, change role, deactivate, set password."""
+"""Portal users: create or invite, list, change role, deactivate, set password, accept an invitation.
+
+An invited user has no password: ``invite_user`` creates them INVITED with a one-time invite token
+(random, returned once, stored only as its SHA-256 with an expiry in ``auth.users.metadata.invite``);
+``accept_invite`` with that token and a new password sets the bcrypt password and activates the user,
+once.
+"""
 
 from __future__ import annotations
 
+import re
+import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg.rows import class_row
+from psycopg.rows import class_row, dict_row
 
 from warp.auth import rbac, tokens
-from warp.auth.errors import DuplicateEmail, InvalidAuthInput, UserNotFound
+from warp.auth.errors import AuthError, DuplicateEmail, InvalidAuthInput, UserNotFound
+from warp.db import tenant
 
 MIN_PASSWORD_LENGTH = 12
+INVITE_TOKEN_PREFIX = "winv_"  # noqa: S105 - a public marker, not a secret
+INVITE_TOKEN_RE = re.compile(r"^winv_[A-Za-z0-9_-]{43}$")
+DEFAULT_INVITE_TTL = timedelta(hours=72)
+MAX_INVITE_TTL = timedelta(days=30)
+
+
+class InviteInvalid(AuthError):
+    """An invitation token that is unknown, malformed, replaced, or whose user was deactivated."""
+
+    code = "invite-invalid"
+    http_status = 400
+
+
+class InviteExpired(AuthError):
+    code = "invite-expired"
+    http_status = 410
+
+
+class InviteUsed(AuthError):
+    code = "invite-used"
+    http_status = 410
 
 
 @dataclass(frozen=True)
@@ -169,3 +199,120 @@ def set_password(
         "UPDATE auth.sessions SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL", (user_id,)
     )
     return get_user(conn, user_id)
+
+
+@dataclass(frozen=True)
+class Invite:
+    """A fresh invitation: ``token`` is shown once (to whoever invited); only its SHA-256 is stored."""
+
+    user_id: UUID
+    token: str
+    expires_at: datetime
+
+
+def _new_invite(conn: psycopg.Connection[Any], user_id: UUID, ttl: timedelta) -> Invite:
+    if ttl <= timedelta(0) or ttl > MAX_INVITE_TTL:
+        raise InvalidAuthInput(f"invite_ttl: must be positive and at most {MAX_INVITE_TTL.days} days")
+    token = INVITE_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = conn.execute(
+        "UPDATE auth.users SET metadata = metadata || jsonb_build_object('invite', jsonb_build_object("
+        "'token_sha256', %s::text, 'issued_at', now(), 'expires_at', now() + %s::interval, 'used_at', NULL)) "
+        "WHERE id = %s AND status = 'INVITED' RETURNING now() + %s::interval AS expires_at",
+        (tokens.sha256_hex(token), ttl, user_id, ttl),
+    ).fetchone()
+    if row is None:
+        raise InvalidAuthInput("user: only an INVITED user (no password yet) can be sent an invitation")
+    expires_at: datetime = row["expires_at"] if isinstance(row, dict) else row[0]
+    return Invite(user_id=user_id, token=token, expires_at=expires_at)
+
+
+def invite_user(
+    conn: psycopg.Connection[Any],
+    *,
+    email: str,
+    role: str,
+    account_id: UUID | None,
+    display_name: str | None = None,
+    staff: bool = False,
+    ttl: timedelta = DEFAULT_INVITE_TTL,
+) -> tuple[User, Invite]:
+    """Create an INVITED user (no password) and their one-time invite token, in the caller's transaction."""
+    with conn.transaction():
+        user = create_user(
+            conn, email=email, role=role, account_id=account_id, display_name=display_name, staff=staff
+        )
+        invite = _new_invite(conn, user.id, ttl)
+    return user, invite
+
+
+def reissue_invite(
+    conn: psycopg.Connection[Any], user_id: UUID, *, ttl: timedelta = DEFAULT_INVITE_TTL
+) -> Invite:
+    """A new invite token for a user still INVITED (e.g. the first expired); the previous one stops working."""
+    get_user(conn, user_id)  # another tenant's user is not found
+    return _new_invite(conn, user_id, ttl)
+
+
+# Accepting runs before anyone is authenticated: it finds the user by token hash as the system.
+ACCEPT_CONTEXT = tenant.Context(staff=True, actor_type="SYSTEM")
+
+
+def _invite_state(conn: psycopg.Connection[Any], token_hash: str) -> dict[str, Any] | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            "SELECT id, status, (metadata->'invite'->>'used_at') IS NOT NULL AS used, "
+            "(metadata->'invite'->>'expires_at')::timestamptz <= now() AS expired "
+            "FROM auth.users WHERE metadata->'invite'->>'token_sha256' = %s",
+            (token_hash,),
+        )
+        return cur.fetchone()
+
+
+def _refuse(state: dict[str, Any] | None) -> None:
+    if state is None:
+        raise InviteInvalid("token: not a valid invitation (unknown, or replaced by a newer invitation)")
+    if state["used"]:
+        raise InviteUsed("token: this invitation has already been used; log in, or ask for a new invitation")
+    if state["status"] != "INVITED":
+        raise InviteInvalid("token: the invited user is no longer waiting for an invitation (deactivated?)")
+    if state["expired"]:
+        raise InviteExpired(
+            "token: this invitation has expired; ask your account administrator for a new one"
+        )
+
+
+def accept_invite(
+    conn: psycopg.Connection[Any], token: str, password: str, *, bcrypt_rounds: int = 12
+) -> User:
+    """Set the invited user's password and activate them; the token works once, before it expires.
+
+    ``conn`` must not be inside a transaction (this opens its own, as the system). Expired, used or
+    unknown tokens raise InviteExpired / InviteUsed / InviteInvalid; a weak password InvalidAuthInput.
+    """
+    token = token.strip()
+    if not INVITE_TOKEN_RE.fullmatch(token):
+        raise InviteInvalid("token: not a valid invitation token")
+    token_hash = tokens.sha256_hex(token)
+    _check_password(password)
+    with tenant.transaction(conn, ACCEPT_CONTEXT):
+        state = _invite_state(conn, token_hash)
+        _refuse(state)
+    # bcrypt only for a live invitation (no CPU spent on guessed tokens); the UPDATE re-checks everything,
+    # so of two racing accepts exactly one wins.
+    password_hash = tokens.hash_password(password, bcrypt_rounds)
+    assert state is not None
+    actor = tenant.Context(staff=True, actor_type="USER", actor_id=state["id"])
+    with tenant.transaction(conn, actor):
+        row = conn.execute(
+            "UPDATE auth.users SET password_hash = %s, password_changed_at = now(), status = 'ACTIVE', "
+            "failed_login_count = 0, lock_expires_at = NULL, "
+            "metadata = jsonb_set(metadata, '{invite,used_at}', to_jsonb(now())) "
+            "WHERE metadata->'invite'->>'token_sha256' = %s AND status = 'INVITED' "
+            "AND metadata->'invite'->>'used_at' IS NULL "
+            "AND (metadata->'invite'->>'expires_at')::timestamptz > now() RETURNING id",
+            (password_hash, token_hash),
+        ).fetchone()
+        if row is None:
+            _refuse(_invite_state(conn, token_hash))
+            raise InviteInvalid("token: not a valid invitation")  # pragma: no cover - _refuse raised
+        return get_user(conn, state["id"])
