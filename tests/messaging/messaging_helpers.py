@@ -168,3 +168,106 @@ def events(world: World, message_id: Any = None) -> list[dict[str, Any]]:
 def wait_for_second_boundary() -> None:
     """Start just after a one-second window opens, so a few quick sends share one window."""
     time.sleep(1.02 - time.time() % 1)
+
+
+class VendorServer:
+    """A real HTTP vendor on loopback (ephemeral port): ``/ok`` answers ``{"id": ...}``, ``/fail`` 503,
+    ``/slow`` answers after ``delay`` seconds, ``/noid`` 200 without an id. Records every request."""
+
+    def __init__(self, delay: float = 2.0) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.delay = delay
+        self.requests: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        self.first = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with outer.lock:
+                    outer.requests.append(
+                        {"path": self.path, "headers": dict(self.headers), "json": json.loads(raw)}
+                    )
+                    n = len(outer.requests)
+                outer.first.set()
+                if self.path.startswith("/slow"):
+                    time.sleep(outer.delay)
+                if self.path.startswith("/fail"):
+                    self._answer(503, b'{"error": "overloaded"}')
+                elif self.path.startswith("/noid"):
+                    self._answer(200, b"{}")
+                else:
+                    self._answer(200, json.dumps({"id": f"v-{n}"}).encode())
+
+            def _answer(self, code: int, body: bytes) -> None:
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the client gave up (timeout test)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def message_ids(self) -> list[str]:
+        with self.lock:
+            return [r["json"]["id"] for r in self.requests]
+
+
+def add_provider(
+    conn: Any, name: str, provider_type: str, config: dict[str, Any], priority: int, caps: str = "{sms,mms}"
+) -> uuid.UUID:
+    return conn.execute(
+        "INSERT INTO vendor_mgmt.service_providers (name, provider_type, capabilities, config, priority) "
+        "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+        (name, provider_type, caps, json.dumps(config), priority),
+    ).fetchone()["id"]
+
+
+def queue(m: Msg, count: int, frm: str | None = None) -> list[uuid.UUID]:
+    """Accept ``count`` messages from Acme (service layer, tenant transaction): their ids."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from warp.db import tenant
+    from warp.messaging.service import send_message
+
+    ids = []
+    with psycopg.connect(m.world.url, row_factory=dict_row) as conn:
+        for i in range(count):
+            with tenant.transaction(conn, tenant.Context(account_id=m.world.acme, actor_type="API_KEY")):
+                sent = send_message(
+                    conn,
+                    account_id=m.world.acme,
+                    from_number=frm or m.acme_local,
+                    to_number=f"+1720555{i:04d}",
+                    body=f"message {i}",
+                )
+            assert sent.result == "queued"
+            ids.append(sent.id)
+    return ids
+
+
+def statuses(m: Msg, ids: list[uuid.UUID]) -> dict[str, int]:
+    with m.world.staff() as conn:
+        rows = conn.execute(
+            "SELECT status, count(*) AS n FROM messaging.mdr WHERE id = ANY(%s) GROUP BY status", (ids,)
+        ).fetchall()
+    return {r["status"]: r["n"] for r in rows}
