@@ -8,9 +8,11 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from warp.api.deps import Tx, WarpRoute, require
+from warp.api.idempotency import IdempotencyKey, idempotent
 from warp.api.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page, decode_cursor, page
 from warp.numbers import e911, porting, service, toll_free
 from warp.numbers.errors import InvalidNumber, NumbersForbidden
@@ -104,10 +106,28 @@ class OrderIn(BaseModel):
     e911_address_id: UUID | None = None
 
 
-@router.post("/v1/number-orders", status_code=201)
-def create_order(body: OrderIn, tx: Tx = require("numbers:write")) -> list[Did]:
-    """Turn reserved (or available) numbers into DIDs of the caller's account, all or nothing."""
-    return service.order(tx.conn, body.numbers, account_id=_tenant(tx), e911_address_id=body.e911_address_id)
+@router.post("/v1/number-orders", status_code=201, response_model=list[Did])
+def create_order(
+    body: OrderIn, request: Request, idempotency_key: IdempotencyKey = None, tx: Tx = require("numbers:write")
+) -> JSONResponse:
+    """Turn reserved (or available) numbers into DIDs of the caller's account, all or nothing.
+
+    The order records the numbers' charges: send `Idempotency-Key` to make a retry replay the first
+    response instead of failing on numbers the first attempt already took.
+    """
+    account = _tenant(tx)
+    return idempotent(
+        tx,
+        idempotency_key,
+        account,
+        "POST",
+        request.url.path,
+        body.model_dump(mode="json"),
+        201,
+        lambda: service.order(
+            tx.conn, body.numbers, account_id=account, e911_address_id=body.e911_address_id
+        ),
+    )
 
 
 @router.get("/v1/dids")
@@ -211,13 +231,26 @@ def list_port_requests(
     return page(rows, limit, lambda r: r)
 
 
-@router.post("/v1/port-requests", status_code=201)
+@router.post("/v1/port-requests", status_code=201, response_model=porting.PortRequest)
 def create_port_request(
-    body: PortIn, request: Request, tx: Tx = require("numbers:write")
-) -> porting.PortRequest:
-    """Create a PENDING port-in (the PIN is encrypted, never stored or returned in clear)."""
+    body: PortIn, request: Request, idempotency_key: IdempotencyKey = None, tx: Tx = require("numbers:write")
+) -> JSONResponse:
+    """Create a PENDING port-in (the PIN is encrypted, never stored or returned in clear).
+
+    Honours `Idempotency-Key` (a retry replays the first response instead of creating a second request).
+    """
+    account = _tenant(tx)
     fields = body.model_dump()
-    return porting.create_port_request(tx.conn, _tenant(tx), seal=_sealer(request), **fields)
+    return idempotent(
+        tx,
+        idempotency_key,
+        account,
+        "POST",
+        request.url.path,
+        body.model_dump(mode="json"),
+        201,
+        lambda: porting.create_port_request(tx.conn, account, seal=_sealer(request), **fields),
+    )
 
 
 @router.get("/v1/port-requests/{request_id}")
