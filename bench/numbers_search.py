@@ -3,7 +3,7 @@
 Not a test: prints tables. Usage:
 
     .venv/bin/python bench/numbers_search.py [--numbers 1000000] [--queries 500] [--clients 8,50] [--seconds 5]
-        [--skip-load] [--only 'FILTER NAME PART'] [--skip-reservations]
+        [--skip-load] [--only 'FILTER NAME PART'] [--skip-reservations] [--ab-prepared]
 
 Builds a scratch database (``warp_bench_numbers``) on WARP_DATABASE_URL's server, else the embedded
 cluster under $WARP_HOME, migrates it and generates the inventory with generate_series (95% DIDs over
@@ -193,6 +193,51 @@ def bench_search(
     return rows
 
 
+def bench_prepared_ab(url: str, account: uuid.UUID, queries: int, only: str | None) -> list[tuple[str, ...]]:
+    """The search as shipped (never server-side prepared) against psycopg's default (prepared from the
+    5th run, so PostgreSQL may switch to a generic plan), query by query on two long-lived connections,
+    so both see the same machine load. The default is emulated by dropping the ``prepare=False``."""
+    original = psycopg.Cursor.execute
+
+    def default_prepare(
+        self: Any, query: Any, params: Any = None, *, prepare: Any = None, binary: Any = None
+    ) -> Any:
+        return original(self, query, params, binary=binary)
+
+    rng = random.Random(5)
+    rows: list[tuple[str, ...]] = []
+    ctx = tenant.Context(account_id=account, actor_type="SYSTEM")
+    with psycopg.connect(url) as old_conn, psycopg.connect(url) as new_conn:
+        for name, make in filters(rng).items():
+            if only is not None and only not in name:
+                continue
+            old: list[float] = []
+            new: list[float] = []
+            for i in range(queries + 20):
+                f = make()
+                for conn, samples, patched in ((old_conn, old, True), (new_conn, new, False)):
+                    psycopg.Cursor.execute = default_prepare if patched else original  # type: ignore[method-assign]
+                    try:
+                        with tenant.transaction(conn, ctx):
+                            start = time.perf_counter()
+                            service.search_available(conn, f, 20)
+                            elapsed = (time.perf_counter() - start) * 1000
+                    finally:
+                        psycopg.Cursor.execute = original  # type: ignore[method-assign]
+                    if i >= 20:
+                        samples.append(elapsed)
+            rows.append(
+                (
+                    name,
+                    f"{pct(old, 0.5):.2f}",
+                    f"{pct(old, 0.99):.2f}",
+                    f"{pct(new, 0.5):.2f}",
+                    f"{pct(new, 0.99):.2f}",
+                )
+            )
+    return rows
+
+
 def reset_reservations(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("UPDATE numbers.inventory SET status = 'AVAILABLE' WHERE status = 'RESERVED'")
@@ -352,6 +397,11 @@ def main() -> None:
     parser.add_argument("--skip-load", action="store_true", help="reuse the scratch database")
     parser.add_argument("--only", help="search: only the filter kinds whose name contains this text")
     parser.add_argument("--skip-reservations", action="store_true", help="search latency only")
+    parser.add_argument(
+        "--ab-prepared",
+        action="store_true",
+        help="search only: shipped (never prepared) vs psycopg's default preparation, interleaved",
+    )
     args = parser.parse_args()
 
     base = database_url()
@@ -372,6 +422,20 @@ def main() -> None:
         )
         total, available = count.fetchone() or (0, 0)
 
+    if args.ab_prepared:
+        table = Table(
+            title=f"Search p50/p99 ms, {args.queries} queries per filter: prepared after 5 runs vs never"
+        )
+        for col in ("filter", "prepared p50", "prepared p99", "never p50", "never p99"):
+            table.add_column(col, justify="right")
+        for row in bench_prepared_ab(url, accounts[0], args.queries, args.only):
+            table.add_row(*row)
+        console.print(table)
+        load1, load5, load15 = os.getloadavg()
+        console.print(
+            f"{date.today()} load average {load1:.2f} {load5:.2f} {load15:.2f}, {os.cpu_count()} CPUs"
+        )
+        return
     search = bench_search(url, accounts[0], args.queries, args.only)
     table = Table(
         title=f"Available-number search: {total:,} numbers ({available:,} AVAILABLE), "
