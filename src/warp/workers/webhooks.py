@@ -161,40 +161,43 @@ class WebhookWorker:
         return Outcome(code if code and 100 <= code <= 599 else None, latency, error)
 
     def record(self, conn: psycopg.Connection[Any], event: dict[str, Any], outcome: Outcome) -> str:
-        """Write the attempt and the event's next state; returns the new status."""
+        """Write the attempt and the event's next state (own transaction); returns the new status."""
         with tenant.transaction(conn, WORKER):
+            return self._record(conn, event, outcome)
+
+    def _record(self, conn: psycopg.Connection[Any], event: dict[str, Any], outcome: Outcome) -> str:
+        conn.execute(
+            "INSERT INTO messaging.webhook_attempts (webhook_event_id, account_id, mdr_id, mdr_created_at, "
+            "attempt, request_url, status_code, latency_ms, error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT ON CONSTRAINT webhook_attempts_webhook_event_id_attempt_key DO NOTHING",
+            (
+                event["id"],
+                event["account_id"],
+                event["mdr_id"],
+                event["mdr_created_at"],
+                event["attempt_count"],
+                event["target_url"],
+                outcome.status_code,
+                outcome.latency_ms,
+                outcome.error,
+            ),
+        )
+        if outcome.ok:
             conn.execute(
-                "INSERT INTO messaging.webhook_attempts (webhook_event_id, account_id, mdr_id, mdr_created_at, "
-                "attempt, request_url, status_code, latency_ms, error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT ON CONSTRAINT webhook_attempts_webhook_event_id_attempt_key DO NOTHING",
-                (
-                    event["id"],
-                    event["account_id"],
-                    event["mdr_id"],
-                    event["mdr_created_at"],
-                    event["attempt_count"],
-                    event["target_url"],
-                    outcome.status_code,
-                    outcome.latency_ms,
-                    outcome.error,
-                ),
+                "UPDATE messaging.webhook_events SET status = 'DELIVERED', delivered_at = now() "
+                "WHERE id = %s AND status <> 'DELIVERED'",
+                (event["id"],),
             )
-            if outcome.ok:
-                conn.execute(
-                    "UPDATE messaging.webhook_events SET status = 'DELIVERED', delivered_at = now() "
-                    "WHERE id = %s AND status <> 'DELIVERED'",
-                    (event["id"],),
-                )
-                return "DELIVERED"
-            delay = timedelta(seconds=backoff(event["attempt_count"], self.settings))
-            row = conn.execute(
-                "UPDATE messaging.webhook_events SET "
-                "status = CASE WHEN now() + %(delay)s >= created_at + %(horizon)s THEN 'EXPIRED' ELSE 'PENDING' END, "
-                "next_attempt_at = now() + %(delay)s "
-                "WHERE id = %(id)s AND status = 'DELIVERING' RETURNING status",
-                {"delay": delay, "horizon": self.settings.horizon, "id": event["id"]},
-            ).fetchone()
-            return str(row[0]) if row else "DELIVERED"
+            return "DELIVERED"
+        delay = timedelta(seconds=backoff(event["attempt_count"], self.settings))
+        row = conn.execute(
+            "UPDATE messaging.webhook_events SET "
+            "status = CASE WHEN now() + %(delay)s >= created_at + %(horizon)s THEN 'EXPIRED' ELSE 'PENDING' END, "
+            "next_attempt_at = now() + %(delay)s "
+            "WHERE id = %(id)s AND status = 'DELIVERING' RETURNING status",
+            {"delay": delay, "horizon": self.settings.horizon, "id": event["id"]},
+        ).fetchone()
+        return str(row[0]) if row else "DELIVERED"
 
     def run_once(self, conn: psycopg.Connection[Any]) -> int:
         """Claim one batch, deliver it concurrently, record every outcome; returns the batch size."""
@@ -202,8 +205,11 @@ class WebhookWorker:
         if not events:
             return 0
         outcomes = list(self._pool.map(self.deliver, events))
-        for event, outcome in zip(events, outcomes, strict=True):
-            self.record(conn, event, outcome)
+        # One transaction (one commit) for the whole batch's outcomes: a crash before it commits
+        # leaves the events DELIVERING, and they are tried again when the lease runs out.
+        with tenant.transaction(conn, WORKER):
+            for event, outcome in zip(events, outcomes, strict=True):
+                self._record(conn, event, outcome)
         return len(events)
 
     def run(self, stop: threading.Event, idle_sleep: float = 0.5) -> None:
