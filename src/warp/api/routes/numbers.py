@@ -67,6 +67,9 @@ class SearchBody(BaseModel):
     lata: str | None = Field(default=None, pattern=r"^[0-9]{1,5}$")
     contains: str | None = Field(default=None, pattern=r"^[0-9*]{1,15}$")
     number_type: str = Field(default="DID", pattern=r"^(DID|TOLL_FREE)$")
+    features: list[Annotated[str, Field(pattern=r"^(?i:VOICE|SMS|MMS|FAX|E911)$")]] = Field(
+        default_factory=list, max_length=5
+    )
 
 
 class ReservationIn(BaseModel):
@@ -89,7 +92,9 @@ def create_reservation(body: ReservationIn, tx: Tx = require("numbers:write")) -
         return service.reserve(tx.conn, body.numbers, ttl=ttl, account_id=account)
     if body.filter is None or body.quantity is None:
         raise InvalidNumber("numbers: give numbers, or a filter and a quantity")
-    f = SearchFilter(**body.filter.model_dump())
+    fields = body.filter.model_dump()
+    fields["features"] = tuple(x.upper() for x in fields["features"])
+    f = SearchFilter(**fields)
     return service.reserve_matching(tx.conn, f, body.quantity, ttl=ttl, account_id=account)
 
 
