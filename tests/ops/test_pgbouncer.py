@@ -4,6 +4,7 @@ and the API's tenancy and auth tests pass unchanged."""
 from __future__ import annotations
 
 import importlib.util
+import inspect
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,8 @@ from warp.db import tenant
 from warp_auth_fixtures import TEST_POLICY, World
 
 
-def _load(name: str) -> Any:
-    path = Path(__file__).resolve().parents[1] / "api" / f"{name}.py"
+def _load(directory: str, name: str) -> Any:
+    path = Path(__file__).resolve().parents[1] / directory / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"via_pgbouncer_{name}", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
@@ -28,15 +29,38 @@ def _load(name: str) -> Any:
     return module
 
 
-_tenancy = _load("test_tenancy_api")
-_me = _load("test_me")
-# The API's own tenant-isolation and auth tests, run again with the app's pool behind PgBouncer.
-test_other_tenants_objects_are_not_found_via_pgbouncer = _tenancy.test_other_tenants_objects_are_not_found
-test_reseller_sees_its_child_via_pgbouncer = _tenancy.test_reseller_sees_its_child_but_not_the_other_way
-test_staff_session_sees_every_account_via_pgbouncer = _tenancy.test_staff_session_sees_every_account
-for _name in dir(_me):
-    if _name.startswith("test_"):
-        globals()[f"{_name}_via_pgbouncer"] = getattr(_me, _name)
+# The API's own tenant-isolation and auth test modules, run again with the app's pool behind PgBouncer:
+# every test of theirs that goes through the API (asks for the `client` fixture, which this module
+# overrides) and needs no fixture but these.
+THROUGH_PGBOUNCER = (
+    ("api", "test_tenancy_api"),
+    ("api", "test_me"),
+    ("auth", "test_sessions"),
+    ("auth", "test_api_keys"),
+    ("auth", "test_user_invites"),
+)
+AVAILABLE_FIXTURES = {"client", "world", "seeded_url", "db_url", "monkeypatch", "tmp_path"}
+REPLAYED: list[str] = []
+for _directory, _module_name in THROUGH_PGBOUNCER:
+    _module = _load(_directory, _module_name)
+    for _name, _test in sorted(vars(_module).items()):
+        if not (_name.startswith("test_") and callable(_test)):
+            continue
+        _params = set(inspect.signature(_test).parameters)
+        if "client" in _params and _params <= AVAILABLE_FIXTURES:
+            globals()[f"{_name}_via_pgbouncer"] = _test
+            REPLAYED.append(f"{_module_name}.{_name}")
+
+
+def test_the_tenancy_and_auth_api_tests_are_replayed_through_pgbouncer(
+    client: TestClient, pgbouncer: Bouncer
+) -> None:
+    """Guards the collection above: a refactor that silently stopped replaying them would fail here."""
+    assert f"port={pgbouncer.port}" in client.app.state.warp.url  # the replayed tests' app pool
+    by_module = {m: sum(1 for r in REPLAYED if r.startswith(f"{m}.")) for _, m in THROUGH_PGBOUNCER}
+    assert by_module["test_tenancy_api"] == 3 and by_module["test_me"] == 2
+    assert by_module["test_sessions"] >= 6 and by_module["test_api_keys"] >= 5
+    assert "test_tenancy_api.test_other_tenants_objects_are_not_found" in REPLAYED
 
 
 @pytest.fixture
