@@ -232,3 +232,47 @@ def test_prepaid_usage_is_not_charged_twice(conn: psycopg.Connection[Any]) -> No
     # the invoice charges only what was not debited in real time: the DIDs and the taxes
     assert balance(conn, acct) == Decimal("50") - Decimal("4") - (total - Decimal("4"))
     assert_ledger_ok(conn)
+
+
+def test_a_large_run_refreshes_the_statistics_of_what_it_wrote(
+    conn: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(invoices, "ANALYZE_FROM", 2)  # as if the run were large
+    accts = [account(conn, f"STATS{i}", state=None) for i in range(3)]
+    for a in accts:
+        cdrs(conn, a, n=2, charge=Decimal("1"))
+    conn.execute("ANALYZE billing.invoice_items")  # statistics of an empty table, as before a first run
+    assert conn.execute(
+        "SELECT reltuples FROM pg_class WHERE oid = 'billing.invoice_items'::regclass"
+    ).fetchone() == (0,)
+    result = run(conn)  # staff (not the owner): ANALYZE goes through the SECURITY DEFINER function
+    assert "analyze" in result.steps and result.invoices == 3
+    assert conn.execute(
+        "SELECT reltuples FROM pg_class WHERE oid = 'billing.invoice_items'::regclass"
+    ).fetchone() == (3,)
+
+
+def test_items_guard_is_per_statement_and_still_refuses_issued_invoices(
+    conn: psycopg.Connection[Any],
+) -> None:
+    acct = account(conn, "STMT", state=None)
+    cdrs(conn, acct, n=1, charge=Decimal("1"))
+    run(conn, acct, issue=True)
+    inv_id = invoice(conn, acct)[0]
+    item = conn.execute("SELECT id FROM billing.invoice_items WHERE invoice_id = %s", (inv_id,)).fetchone()
+    assert item is not None
+    count = "SELECT count(*) FROM billing.invoice_items WHERE invoice_id = %s"
+    before = conn.execute(count, (inv_id,)).fetchone()
+    # re-inserting an existing line with ON CONFLICT DO NOTHING adds nothing, so it is not refused
+    conn.execute(
+        "INSERT INTO billing.invoice_items (id, invoice_id, account_id, item_type, description, amount) "
+        "VALUES (%s, %s, %s, 'OTHER', 'same id', 1) ON CONFLICT (id) DO NOTHING",
+        (item[0], inv_id, acct),
+    )
+    with pytest.raises(psycopg.errors.CheckViolation, match="items are immutable"):
+        conn.execute(
+            "INSERT INTO billing.invoice_items (invoice_id, account_id, item_type, description, amount) "
+            "SELECT %s, %s, 'OTHER', 'bulk ' || g, 1 FROM generate_series(1, 3) g",
+            (inv_id, acct),
+        )
+    assert conn.execute(count, (inv_id,)).fetchone() == before

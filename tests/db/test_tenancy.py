@@ -65,6 +65,7 @@ NOT_AUDITED = {
     "routing.rate_deck": "bulk-loaded deck; each import is audited as one entry",
     "billing.balance_ledger": "append-only ledger: it is the history",
     "billing.usage_summary": "derived aggregate",
+    "billing.billing_events": "outbox of events (issue writes one per invoice); delivery tracked in webhook_events",
     "vendor_mgmt.performance_metrics": "derived aggregate",
 }
 

@@ -28,6 +28,8 @@ Progress = Callable[[str, int, int], None]
 """Called with (step, done, total)."""
 
 BATCH = 2000
+ANALYZE_FROM = 200
+"""Runs with at least this many invoices refresh the statistics of the tables they wrote (small runs need not)."""
 
 INVOICE_COLUMNS = (
     "id, account_id, invoice_number, status, period_start, period_end, currency, subtotal, tax_total, total, "
@@ -119,6 +121,10 @@ def run(
     result.created = sum(1 for r in rows if _v(r, 1))
     result.regenerated = len(ids) - result.created
     t = step("usage + lines", t)
+    if len(ids) >= ANALYZE_FROM:
+        # The run just wrote most of these tables: refresh their statistics before joining them again.
+        conn.execute("SELECT billing.analyze_run_tables()")
+        t = step("analyze", t)
     skipped = conn.execute(
         "SELECT count(*) FROM billing.invoices WHERE period_start = %s AND period_end = %s AND status <> 'DRAFT' "
         "AND (%s::uuid IS NULL OR account_id = %s::uuid)",

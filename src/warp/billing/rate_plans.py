@@ -1,4 +1,8 @@
-"""Customer rate plans: CSV import of voice rates and the plan in force for an account.
+"""Customer rate plans: CSV import of voice, messaging and number rates and the plan in force for an account.
+
+The kind of file is told by its header (a ``prefix`` column: voice; ``message_type``: messaging;
+``number_type``: numbers) or given explicitly; messaging and number files go to
+:mod:`warp.billing.plan_rates`.
 
 ``import_plan`` follows the carrier rate deck conventions (``warp.routing.rate_import``): a
 header-named CSV streamed with COPY into the same staging table, the same one-pass field checks and
@@ -20,6 +24,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from warp.billing import plan_rates
 from warp.billing.errors import RatePlanImportError, RatePlanNotFound
 from warp.db import csvcopy
 from warp.routing import rate_import
@@ -41,6 +46,7 @@ class PlanImportResult:
     """What a rate plan import did."""
 
     plan: str
+    kind: str = "voice"
     created: bool = False
     rows: int = 0
     loaded: int = 0
@@ -52,6 +58,7 @@ class PlanImportResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "plan": self.plan,
+            "kind": self.kind,
             "created": self.created,
             "rows": self.rows,
             "loaded": self.loaded,
@@ -103,12 +110,30 @@ def import_plan(
     create: bool = True,
     today: date | None = None,
     progress: csvcopy.Progress | None = None,
+    kind: str | None = None,
 ) -> PlanImportResult:
-    """Load the voice rates of ``plan`` (created when missing) from a CSV, all or nothing."""
+    """Load the voice, messaging or number rates of ``plan`` (created when missing) from a CSV, all or nothing.
+
+    ``kind`` (voice | messaging | numbers) defaults to what the header says.
+    """
     started = time.monotonic()
     if not path.is_file():
         raise RatePlanImportError(f"{path}: no such file")
     today = today or datetime.now(UTC).date()
+    if kind is None:
+        kind = plan_rates.detect_kind(csvcopy.header(path))
+        if kind is None:
+            raise RatePlanImportError(
+                f"{path.name}: line 1: cannot tell the kind of rates: the header needs prefix (voice), "
+                "message_type (messaging) or number_type (numbers)",
+                [(1, "no prefix, message_type or number_type column")],
+            )
+    if kind not in plan_rates.KINDS:
+        raise RatePlanImportError(f"kind: {kind!r} is not one of {', '.join(plan_rates.KINDS)}")
+    if kind != "voice":
+        return _import_other(
+            conn, plan=plan, path=path, create=create, today=today, kind=kind, started=started
+        )
     columns = _header(path)
     with conn.transaction():
         plan_id, created = _plan(conn, plan, create)
@@ -165,6 +190,39 @@ def import_plan(
         ).rowcount
     result.seconds = time.monotonic() - started
     return result
+
+
+def _import_other(
+    conn: psycopg.Connection[Any],
+    *,
+    plan: str,
+    path: Path,
+    create: bool,
+    today: date,
+    kind: str,
+    started: float,
+) -> PlanImportResult:
+    spec = plan_rates.SPECS[kind]
+    rows, problems = plan_rates.parse(spec, path, today)
+    if problems:
+        problems.sort()
+        shown = "\n".join(f"  line {line}: {msg}" for line, msg in problems[:MAX_REPORTED])
+        raise RatePlanImportError(
+            f"{path.name}: {len({p[0] for p in problems})} bad line(s), nothing loaded:\n{shown}", problems
+        )
+    with conn.transaction():
+        plan_id, created = _plan(conn, plan, create)
+        loaded, closed, superseded = plan_rates.merge(conn, spec, plan_id, [values for _, values in rows])
+    return PlanImportResult(
+        plan=plan,
+        kind=kind,
+        created=created,
+        rows=len(rows),
+        loaded=loaded,
+        closed=closed,
+        superseded=superseded,
+        seconds=time.monotonic() - started,
+    )
 
 
 def assign_plan(

@@ -25,18 +25,27 @@ invoices_app = typer.Typer(help="Invoices: runs, issue, documents.", no_args_is_
 @rate_plans_app.command("import")
 def import_plan(
     plan: str = typer.Argument(..., help="Rate plan name (created when missing)."),
-    file: Path = typer.Argument(..., help="CSV with a header: prefix, rate (or jurisdictional rates), ..."),
+    file: Path = typer.Argument(
+        ...,
+        help="CSV with a header: voice (prefix, rate or jurisdictional rates, ...), messaging (message_type, "
+        "direction, destination_type, rate) or numbers (number_type, monthly_charge, setup_charge, port_in_fee).",
+    ),
+    kind: str | None = typer.Option(
+        None, "--kind", help="voice, messaging or numbers (default: told by the header)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
 ) -> None:
-    """Import the voice rates of a plan (all or nothing; every bad line reported with its number)."""
+    """Import the voice, messaging or number rates of a plan (all or nothing; every bad line reported with its
+    number and field)."""
     with staff_connection() as conn:
-        result = rate_plans.import_plan(conn, plan=plan, path=file)
+        result = rate_plans.import_plan(conn, plan=plan, path=file, kind=kind.lower() if kind else None)
     if as_json:
         print_json(result.as_dict())
         return
-    table = Table("plan", "created", "rows", "loaded", "closed", "superseded", "seconds")
+    table = Table("plan", "kind", "created", "rows", "loaded", "closed", "superseded", "seconds")
     table.add_row(
         result.plan,
+        result.kind,
         "yes" if result.created else "no",
         str(result.rows),
         str(result.loaded),

@@ -75,7 +75,8 @@ SELECT audit.attach_audit('billing.cycle_runs');
 SELECT accounts.secure_table('billing.invoice_number_counters', 'STAFF_ONLY');
 SELECT audit.attach_audit('billing.invoice_number_counters');
 SELECT accounts.secure_table('billing.billing_events', 'TENANT');
-SELECT audit.attach_audit('billing.billing_events');
+-- Not row-audited: an outbox (an invoice run writes one event per invoice and then marks it queued), like
+-- messaging.webhook_events; what it reports (invoices, payments, balances) is audited at its source.
 
 -- Invoice CREDIT lines name the credit they consume (issue decrements its remaining amount).
 ALTER TABLE billing.invoice_items ADD COLUMN credit_id uuid;
@@ -372,29 +373,64 @@ AS $$
 DECLARE
     v_status text;
 BEGIN
-    -- An INSERT of an id that already exists never adds a line (ON CONFLICT DO NOTHING or a key error).
-    IF TG_OP = 'INSERT' AND EXISTS (SELECT 1 FROM billing.invoice_items x WHERE x.id = NEW.id) THEN
+    IF billing.rls_refuses(TG_RELID, NEW.account_id) THEN
         RETURN NEW;
     END IF;
-    IF TG_OP <> 'DELETE' AND billing.rls_refuses(TG_RELID, NEW.account_id) THEN
-        RETURN NEW;
-    END IF;
-    SELECT i.status INTO v_status FROM billing.invoices i
-    WHERE i.id = CASE WHEN TG_OP = 'DELETE' THEN OLD.invoice_id ELSE NEW.invoice_id END;
-    IF v_status IS DISTINCT FROM 'DRAFT' AND (TG_OP <> 'DELETE' OR v_status IS NOT NULL) THEN
+    SELECT i.status INTO v_status FROM billing.invoices i WHERE i.id = OLD.invoice_id;
+    IF v_status IS DISTINCT FROM 'DRAFT' THEN
         RAISE EXCEPTION 'invoice is % and its items are immutable', v_status
             USING ERRCODE = 'check_violation', CONSTRAINT = 'invoices_issued_immutable';
     END IF;
-    IF TG_OP = 'UPDATE' AND NEW.invoice_id <> OLD.invoice_id THEN
+    IF NEW.invoice_id <> OLD.invoice_id THEN
         RAISE EXCEPTION 'invoice items cannot move between invoices'
             USING ERRCODE = 'check_violation', CONSTRAINT = 'invoices_issued_immutable';
     END IF;
-    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    RETURN NEW;
 END
 $$;
-COMMENT ON FUNCTION billing.invoice_items_guard_trg() IS 'Items change only while their invoice is a DRAFT.';
-CREATE TRIGGER invoice_items_guard_trg BEFORE INSERT OR UPDATE OR DELETE ON billing.invoice_items
+COMMENT ON FUNCTION billing.invoice_items_guard_trg() IS 'Items are updated only while their invoice is a DRAFT.';
+CREATE TRIGGER invoice_items_guard_trg BEFORE UPDATE ON billing.invoice_items
     FOR EACH ROW EXECUTE FUNCTION billing.invoice_items_guard_trg();
+
+-- Inserts and deletes (an invoice run writes tens of thousands of lines) are checked once per statement
+-- with a join over the transition table: a per-row lookup would run a plan cached while the table was
+-- empty (a sequential scan) once per line, quadratic in the run's size.
+CREATE FUNCTION billing.invoice_items_stmt_guard_trg() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    bad record;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        SELECT i.invoice_number, i.status INTO bad
+        FROM (SELECT DISTINCT n.invoice_id FROM new_items n) AS n
+        JOIN billing.invoices i ON i.id = n.invoice_id
+        WHERE i.status <> 'DRAFT'
+        LIMIT 1;
+    ELSE
+        -- Lines of a deleted (DRAFT) invoice go with it; an existing issued invoice keeps its lines.
+        SELECT i.invoice_number, i.status INTO bad
+        FROM (SELECT DISTINCT o.invoice_id FROM old_items o) AS o
+        JOIN billing.invoices i ON i.id = o.invoice_id
+        WHERE i.status <> 'DRAFT'
+        LIMIT 1;
+    END IF;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'invoice % is % and its items are immutable', bad.invoice_number, bad.status
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'invoices_issued_immutable';
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION billing.invoice_items_stmt_guard_trg() IS
+    'Per statement: no line is added to or removed from an invoice that is not a DRAFT (rows an INSERT ... ON '
+    'CONFLICT DO NOTHING skipped are not in the transition table, so they are not refused).';
+CREATE TRIGGER invoice_items_insert_guard_trg AFTER INSERT ON billing.invoice_items
+    REFERENCING NEW TABLE AS new_items
+    FOR EACH STATEMENT EXECUTE FUNCTION billing.invoice_items_stmt_guard_trg();
+CREATE TRIGGER invoice_items_delete_guard_trg AFTER DELETE ON billing.invoice_items
+    REFERENCING OLD TABLE AS old_items
+    FOR EACH STATEMENT EXECUTE FUNCTION billing.invoice_items_stmt_guard_trg();
 
 CREATE FUNCTION billing.calculate_invoice_total(p_invoice_id uuid)
     RETURNS TABLE (subtotal numeric, tax_total numeric, total numeric)
@@ -427,6 +463,27 @@ $$;
 COMMENT ON FUNCTION billing.calculate_invoice_total(uuid) IS
     'Subtotal (every non-tax line, credits included), tax (TAX lines) and total = their sum, from the invoice''s '
     'lines (each already rounded half-up to cents); stored on a DRAFT, the frozen values of an issued invoice.';
+
+-- ---------------------------------------------------------------------------------------------
+-- Fresh statistics for the invoice run: it writes usage summaries, invoices and lines in bulk and then
+-- joins them; plans made on the statistics of before the run (often: empty tables) are badly wrong.
+
+CREATE FUNCTION billing.analyze_run_tables() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog
+AS $$
+BEGIN
+    ANALYZE billing.usage_summary;
+    ANALYZE billing.invoices;
+    ANALYZE billing.invoice_items;
+END
+$$;
+COMMENT ON FUNCTION billing.analyze_run_tables() IS
+    'ANALYZE of the tables an invoice run has just filled (usage_summary, invoices, invoice_items), inside the '
+    'run''s transaction (its own rows are sampled). SECURITY DEFINER: ANALYZE needs the owner, the run is staff.';
+ALTER FUNCTION billing.analyze_run_tables() OWNER TO warp_owner;
+REVOKE ALL ON FUNCTION billing.analyze_run_tables() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION billing.analyze_run_tables() TO warp_staff;
 
 -- ---------------------------------------------------------------------------------------------
 -- The invoice run, in three set-based steps (the tax engine runs between 1 and 3):
