@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -179,3 +181,75 @@ def test_admin_api_resp_org(client: TestClient, world: World) -> None:  # noqa: 
             "WHERE table_name = 'toll_free' AND action = 'UPDATE' ORDER BY created_at, id"
         ).fetchall()
     assert rows == [("UPDATE", "API01", "STAFF", True), ("UPDATE", "API01", "STAFF", True)]
+
+
+BULK_BAD = """number,resp_org_id,resp_org_name
++18335550100,NEW01,New Org
+(844) 555-0101,new02,
++13035550100,NEW03,
++18885550199,NEW04,
++18335550100,NEW05,
++18775550100,TOOLONG,
+12,NEW06,
+"""
+
+
+def test_bulk_resp_org_is_all_or_nothing_with_line_errors(
+    staff_conn: psycopg.Connection[Any], conn: psycopg.Connection[Any]
+) -> None:
+    with tenant.transaction(staff_conn, STAFF):
+        result = toll_free.set_resp_orgs_from_csv(staff_conn, io.StringIO(BULK_BAD))
+    assert (result.rows, result.changed) == (7, 0)
+    errors = {e.line: e.reason for e in result.errors}
+    assert sorted(errors) == [4, 5, 6, 7, 8]
+    assert "+13035550100 is a DID, not toll-free" in errors[4]
+    assert "+18885550199 is not in inventory" in errors[5]
+    assert "already on line 2" in errors[6]
+    assert errors[7].startswith("resp_org_id:") and errors[8].startswith("number:")
+    assert conn.execute("SELECT resp_org_id FROM numbers.toll_free").fetchall() == [("OLD01",)]
+    assert [r[0] for r in _audit(conn)] == ["INSERT"]
+
+    good = "number,resp_org_id,resp_org_name\n+18335550100,NEW01,New Org\n(844) 555-0101,new02,\n"
+    with tenant.transaction(staff_conn, STAFF):
+        result = toll_free.set_resp_orgs_from_csv(staff_conn, io.StringIO(good))
+    assert (result.rows, result.changed, result.unchanged, result.errors) == (2, 2, 0, [])
+    rows = conn.execute(
+        "SELECT i.number, t.resp_org_id, t.resp_org_name FROM numbers.toll_free t "
+        "JOIN numbers.inventory i ON i.id = t.inventory_id ORDER BY i.number"
+    ).fetchall()
+    assert rows == [(TF, "NEW01", "New Org"), (TF_BARE, "NEW02", None)]
+    # Again: nothing to change, nothing audited. Without the name column, names are kept.
+    with tenant.transaction(staff_conn, STAFF):
+        result = toll_free.set_resp_orgs_from_csv(staff_conn, io.StringIO(good))
+        assert (result.changed, result.unchanged) == (0, 2)
+        result = toll_free.set_resp_orgs_from_csv(
+            staff_conn, io.StringIO(f"number,resp_org_id\n{TF},NEW01\n")
+        )
+        assert (result.changed, result.unchanged) == (0, 1)
+    assert [r[0] for r in _audit(conn)] == ["INSERT", "UPDATE", "INSERT"]
+    with pytest.raises(InvalidNumber, match="missing column"), tenant.transaction(staff_conn, STAFF):
+        toll_free.set_resp_orgs_from_csv(staff_conn, io.StringIO("number,resp_org\n"))
+
+
+def test_cli_resp_org_import(
+    db_url: str, conn: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _load(conn)
+    monkeypatch.setenv("WARP_DATABASE_URL", db_url)
+    runner = CliRunner()
+    bad, good = tmp_path / "bad.csv", tmp_path / "good.csv"
+    bad.write_text(BULK_BAD)
+    good.write_text(f"number,resp_org_id\n{TF},CLI01\n{TF_BARE},CLI02\n")
+    result = runner.invoke(app, ["numbers", "resp-org-import", str(bad), "--json"])
+    assert result.exit_code == 1
+    assert [e["line"] for e in json.loads(result.stdout)["errors"]] == [4, 5, 6, 7, 8]
+    result = runner.invoke(app, ["numbers", "resp-org-import", str(bad)])
+    assert result.exit_code == 1 and f"{bad}:5: number: +18885550199 is not in inventory" in result.output
+    assert "nothing changed" in result.output
+    result = runner.invoke(app, ["numbers", "resp-org-import", str(good), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"rows": 2, "changed": 2, "unchanged": 0, "errors": []}
+    assert conn.execute("SELECT resp_org_id FROM numbers.toll_free ORDER BY resp_org_id").fetchall() == [
+        ("CLI01",),
+        ("CLI02",),
+    ]

@@ -158,3 +158,37 @@ def resp_org(
         console.print(
             f"{tf.number}: RespOrg {tf.resp_org_id}" + (f" ({tf.resp_org_name})" if tf.resp_org_name else "")
         )
+
+
+@app.command("resp-org-import")
+def resp_org_import(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="CSV file."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Change the RespOrg of many toll-free numbers from CSV: number,resp_org_id[,resp_org_name].
+
+    All or nothing: every bad line is reported with its line number and nothing is changed (exit 1).
+    With a resp_org_name column its value is set (empty clears it); without it names are kept where the
+    RespOrg ID does not change. Every change is recorded in the audit log.
+    """
+    with staff_connection() as conn, file.open(newline="", encoding="utf-8-sig") as fh:
+        result = toll_free.set_resp_orgs_from_csv(conn, fh)
+    if as_json:
+        print_json(
+            {
+                "rows": result.rows,
+                "changed": result.changed,
+                "unchanged": result.unchanged,
+                "errors": [{"line": e.line, "reason": e.reason} for e in result.errors],
+            }
+        )
+    else:
+        for e in result.errors:
+            err_console.print(f"{file}:{e.line}: {e.reason}", highlight=False, soft_wrap=True)
+        if result.errors:
+            err_console.print(f"{len(result.errors)} bad line(s): nothing changed")
+        table = Table("rows", "changed", "unchanged", "rejected")
+        table.add_row(str(result.rows), str(result.changed), str(result.unchanged), str(len(result.errors)))
+        console.print(table)
+    if result.errors:
+        raise typer.Exit(1)

@@ -6,10 +6,14 @@ records every change with the actor, so these functions only validate and write.
 
 from __future__ import annotations
 
+import csv
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import phonenumbers
 import psycopg
 from psycopg.rows import dict_row
 from pydantic import BaseModel
@@ -111,3 +115,111 @@ def set_resp_org(
             {"id": inv["id"], "code": code, "name": name, "keep": resp_org_name is _UNSET},
         )
     return get_toll_free(conn, number)
+
+
+@dataclass(frozen=True)
+class LineError:
+    line: int
+    reason: str
+
+
+@dataclass
+class BulkResult:
+    rows: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    errors: list[LineError] = field(default_factory=list)
+
+
+def _normalise_number(raw: str) -> str:
+    try:
+        parsed = phonenumbers.parse(raw.strip(), "US")
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidNumber(f"number: {raw!r} is not a phone number") from exc
+    if not phonenumbers.is_possible_number(parsed):
+        raise InvalidNumber(f"number: {raw!r} is not a possible phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def set_resp_orgs_from_csv(conn: psycopg.Connection[Any], lines: Iterable[str]) -> BulkResult:
+    """Change the RespOrg of many toll-free numbers from CSV (``number,resp_org_id[,resp_org_name]``).
+
+    All or nothing: every bad line is reported with its line number and reason, and then nothing is
+    changed. With a ``resp_org_name`` column its value is set on every line (empty clears it); without
+    it, names are kept where the RespOrg ID does not change (as ``set_resp_org``). Staff only.
+    """
+    reader = csv.DictReader(lines)
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in ("number", "resp_org_id") if c not in header]
+    if missing:
+        raise InvalidNumber(f"header: missing column(s) {', '.join(missing)} (line 1)")
+    unknown = [h for h in header if h not in ("number", "resp_org_id", "resp_org_name")]
+    if unknown:
+        raise InvalidNumber(f"header: unknown column(s) {', '.join(unknown)} (line 1)")
+    reader.fieldnames = header
+    with_names = "resp_org_name" in header
+    result = BulkResult()
+    good: list[tuple[int, str, str, str | None]] = []
+    seen: dict[str, int] = {}
+    for row in reader:
+        result.rows += 1
+        line = reader.line_num
+        if None in row:
+            result.errors.append(LineError(line, "row: more fields than the header"))
+            continue
+        try:
+            number = _normalise_number(row.get("number") or "")
+            code = normalise_resp_org(row.get("resp_org_id") or "")
+            name = _check_name(row.get("resp_org_name")) if with_names else None
+        except InvalidNumber as exc:
+            result.errors.append(LineError(line, str(exc)))
+            continue
+        if number in seen:
+            result.errors.append(LineError(line, f"number: {number} already on line {seen[number]}"))
+            continue
+        seen[number] = line
+        good.append((line, number, code, name))
+    if not _first(conn.execute("SELECT accounts.is_staff()").fetchone()):
+        raise NumbersForbidden("resp_org_id: only staff may change a RespOrg")
+    conn.execute(
+        "CREATE TEMP TABLE resp_org_changes (line integer, number text, resp_org_id text, resp_org_name text) "
+        "ON COMMIT DROP"
+    )
+    try:
+        with conn.cursor() as cur, cur.copy("COPY resp_org_changes FROM STDIN") as copy:
+            for values in good:
+                copy.write_row(values)
+        with conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(
+                "SELECT c.line, c.number, i.number_type FROM resp_org_changes c "
+                "LEFT JOIN numbers.inventory i ON i.number = c.number "
+                "WHERE i.id IS NULL OR i.number_type <> 'TOLL_FREE' ORDER BY c.line"
+            )
+            for r in cur.fetchall():
+                reason = (
+                    f"number: {r['number']} is not in inventory"
+                    if r["number_type"] is None
+                    else f"number: {r['number']} is a {r['number_type']}, not toll-free"
+                )
+                result.errors.append(LineError(r["line"], reason))
+        result.errors.sort(key=lambda e: e.line)
+        if result.errors:
+            return result
+        keep = not with_names
+        cur2 = conn.execute(
+            "INSERT INTO numbers.toll_free (inventory_id, resp_org_id, resp_org_name) "
+            "SELECT i.id, c.resp_org_id, c.resp_org_name FROM resp_org_changes c "
+            "JOIN numbers.inventory i ON i.number = c.number ORDER BY i.id "
+            "ON CONFLICT (inventory_id) DO UPDATE SET resp_org_id = EXCLUDED.resp_org_id, "
+            "resp_org_name = CASE WHEN %(keep)s AND numbers.toll_free.resp_org_id = EXCLUDED.resp_org_id "
+            "THEN numbers.toll_free.resp_org_name ELSE EXCLUDED.resp_org_name END "
+            "WHERE (numbers.toll_free.resp_org_id, numbers.toll_free.resp_org_name) IS DISTINCT FROM "
+            "(EXCLUDED.resp_org_id, CASE WHEN %(keep)s AND numbers.toll_free.resp_org_id = EXCLUDED.resp_org_id "
+            "THEN numbers.toll_free.resp_org_name ELSE EXCLUDED.resp_org_name END)",
+            {"keep": keep},
+        )
+        result.changed = cur2.rowcount
+        result.unchanged = len(good) - result.changed
+        return result
+    finally:
+        conn.execute("DROP TABLE IF EXISTS resp_org_changes")
