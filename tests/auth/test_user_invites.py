@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -151,7 +151,10 @@ def _service_invite(world: World) -> users.Invite:
 
 
 def test_service_weak_password_keeps_token_and_ttl_bounds(world: World) -> None:
+    before = datetime.now(UTC)
     invite = _service_invite(world)
+    # Valid for 72 hours by default.
+    assert before + timedelta(hours=72) <= invite.expires_at <= datetime.now(UTC) + timedelta(hours=72)
     with psycopg.connect(world.url, row_factory=dict_row) as conn:
         with pytest.raises(InvalidAuthInput, match="password"):
             users.accept_invite(conn, invite.token, "x" * 11)
