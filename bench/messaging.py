@@ -4,9 +4,11 @@ delivery throughput to a loopback receiver.
 Starts `warp serve` on the database in use (WARP_DATABASE_URL, else the embedded cluster), creates a
 fresh account with an API key (limits high enough not to throttle), a rate plan, an APPROVED 10DLC
 campaign with 20 local numbers, a loopback SMS vendor (no vendor latency) and a webhook route to a
-loopback HTTP receiver; drives POST /v1/messages with N concurrent clients (asyncio httpx), counts
-the MDRs and message.queued outbox rows written, then drains the outbox with the webhook worker
-(in-process, signed HTTP POSTs to the receiver) and reports events per second.
+loopback HTTP receiver; drives POST /v1/messages with N concurrent clients (``wrk`` with a Lua script
+that varies sender, recipient and text when wrk is installed, else an asyncio httpx client: httpx
+itself eats much of the 2 cores at 64 connections), counts the MDRs and message.queued outbox rows
+written, then drains the outbox with the webhook worker (in-process, signed HTTP POSTs to the
+receiver) and reports events per second.
 
     .venv/bin/python bench/messaging.py --workers 2 --connections 16,64 --duration 10
 """
@@ -17,9 +19,12 @@ import argparse
 import asyncio
 import os
 import random
+import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -162,6 +167,68 @@ async def load(url: str, key: str, numbers: list[str], connections: int, duratio
     }
 
 
+WRK_SCRIPT = """
+local froms = {%(froms)s}
+local counter = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(key)s"
+request = function()
+  counter = counter + 1
+  local body = string.format('{"from":"%%s","to":"+1303555%%04d","body":"Your code is %%06d"}',
+                             froms[(counter %% #froms) + 1], counter %% 10000, counter %% 1000000)
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+
+def _ms(value: str) -> float:
+    found = re.fullmatch(r"([\d.]+)(us|ms|s)", value.strip())
+    assert found is not None
+    return float(found.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
+
+
+def load_wrk(url: str, key: str, numbers: list[str], connections: int, duration: int) -> dict[str, float]:
+    froms = ", ".join(f'"{n}"' for n in numbers)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(WRK_SCRIPT % {"froms": froms, "key": key})
+        script.flush()
+        out = subprocess.run(
+            [
+                "wrk",
+                f"-t{min(2, connections)}",
+                f"-c{connections}",
+                f"-d{duration}s",
+                "--latency",
+                "-s",
+                script.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    def grab(pattern: str) -> str:
+        found = re.search(pattern, out)
+        assert found is not None, out
+        return found.group(1)
+
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = int(bad.group(1)) if bad else 0
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    if socket_errors:
+        errors += sum(int(n) for n in re.findall(r"\d+", socket_errors.group(1)))
+    return {
+        "requests": int(grab(r"(\d+) requests in")),
+        "seconds": float(grab(r"requests in ([\d.]+)s")),
+        "rps": float(grab(r"Requests/sec:\s+([\d.]+)")),
+        "p50": _ms(grab(r"\s50%\s+(\S+)")),
+        "p99": _ms(grab(r"\s99%\s+(\S+)")),
+        "errors": errors,
+    }
+
+
 def counts(db: str, account: uuid.UUID) -> tuple[int, int]:
     with psycopg.connect(db) as conn, tenant.transaction(conn, tenant.Context(staff=True)):
         mdrs = conn.execute("SELECT count(*) FROM messaging.mdr WHERE account_id = %s", (account,)).fetchone()
@@ -195,7 +262,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--webhook-concurrency", type=int, default=16)
     parser.add_argument("--port", type=int, default=8098)
+    parser.add_argument("--tool", choices=("auto", "wrk", "httpx"), default="auto")
     args = parser.parse_args()
+    tool = args.tool if args.tool != "auto" else ("wrk" if shutil.which("wrk") else "httpx")
 
     db = database_url()
     migrate(db)
@@ -211,7 +280,7 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
     )
     console = Console()
-    table = Table(title="POST /v1/messages (202 = MDR + outbox row committed)")
+    table = Table(title=f"POST /v1/messages (202 = MDR + outbox row committed; load by {tool})")
     for col in (
         "clients",
         "requests",
@@ -233,7 +302,11 @@ def main() -> None:
                 time.sleep(0.2)
         for c in (int(x) for x in args.connections.split(",")):
             before = counts(db, account)
-            r = asyncio.run(load(f"http://127.0.0.1:{args.port}/v1/messages", key, numbers, c, args.duration))
+            target = f"http://127.0.0.1:{args.port}/v1/messages"
+            if tool == "wrk":
+                r = load_wrk(target, key, numbers, c, args.duration)
+            else:
+                r = asyncio.run(load(target, key, numbers, c, args.duration))
             after = counts(db, account)
             table.add_row(
                 str(c),
