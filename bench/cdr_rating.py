@@ -118,11 +118,16 @@ def main() -> None:
         # (carrier_trunk_id | rate_plan_id, prefix, effective_date) indexes, which stay.
         conn.execute("ALTER TABLE routing.rate_deck DROP CONSTRAINT rate_deck_carrier_trunk_id_prefix_excl")
         conn.execute("ALTER TABLE billing.voice_rates DROP CONSTRAINT voice_rates_rate_plan_id_prefix_excl")
+        # Set-up only: reference data loads without per-row audit and foreign-key triggers (a 3M-row
+        # deck would otherwise write 3M audit rows first); the rating run below has every trigger.
+        conn.execute("SET session_replication_role = replica")
         for label, stmt in SETUP:
             t0 = time.monotonic()
             conn.execute(stmt, {"cdrs": args.cdrs})
             conn.commit()
             console.print(f"set-up {label}: {time.monotonic() - t0:.1f} s")
+        conn.execute("SET session_replication_role = origin")
+        conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE")
         conn.autocommit = False

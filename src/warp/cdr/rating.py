@@ -364,7 +364,7 @@ def process(
     *,
     since: datetime | None = None,
     window: timedelta | None = None,
-    batch: int = 250_000,
+    batch: int = 1_000_000,
     provider: LrnProvider | None = None,
     progress: Progress | None = None,
 ) -> RatingResult:

@@ -96,7 +96,7 @@ def import_cmd(
 def process(
     since: str | None = typer.Option(None, "--since", help="Only CDRs starting at/after this date(-time)."),
     window_hours: int | None = typer.Option(
-        None, "--window-hours", help="Hours of CDRs per step (default: ~250k CDRs per step)."
+        None, "--window-hours", help="Hours of CDRs per step (default: ~1M CDRs per step)."
     ),
     no_lrn: bool = typer.Option(
         False, "--no-lrn-lookup", help="Use only the LRN cache (do not ask the lrn_lookup providers)."

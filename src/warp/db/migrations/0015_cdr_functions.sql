@@ -46,7 +46,11 @@ COMMENT ON FUNCTION billing.call_charge(integer, numeric, integer, integer, nume
 CREATE FUNCTION cdr.number_chars(p_raw text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT regexp_replace(regexp_replace(btrim(p_raw), '^(sips?|tel):|[@;].*$', '', 'g'), '[[:space:]().-]', '', 'g')
+    -- Fast path: a number that is already digits (with an optional +) is returned as is (what the
+    -- two replacements would give); only decorated ones (sip:..@host, formatting) pay for them.
+    SELECT CASE WHEN p_raw ~ '^\+?[0-9]+$' THEN p_raw
+                ELSE regexp_replace(regexp_replace(btrim(p_raw), '^(sips?|tel):|[@;].*$', '', 'g'),
+                                    '[[:space:]().-]', '', 'g') END
 $$;
 COMMENT ON FUNCTION cdr.number_chars(text) IS
     'A switch-reported number without sip:/tel: URI decoration, parameters and formatting characters.';
@@ -100,6 +104,11 @@ CREATE FUNCTION cdr.is_timestamp_text(p_value text) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT CASE
+        -- Fast path: the shape Kamailio writes (no offset, day <= 28) with plain field ranges.
+        WHEN p_value ~ '^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?$'
+             AND substr(p_value, 6, 2) BETWEEN '01' AND '12' AND substr(p_value, 9, 2) BETWEEN '01' AND '28'
+             AND substr(p_value, 12, 2) <= '23' AND substr(p_value, 15, 2) <= '59'
+             AND substr(p_value, 18, 2) <= '59' THEN true
         WHEN btrim(p_value) ~ '^[0-9]{9,10}(\.[0-9]{1,6})?$' THEN true
         WHEN btrim(p_value) ~ '^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[ T]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3])(:?[0-5][0-9])?)?$'
             -- days 29-31 only where the month has them
@@ -120,6 +129,8 @@ CREATE FUNCTION cdr.parse_timestamp(p_value text, p_tz text DEFAULT 'UTC') RETUR
     LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT CASE
+        -- Fast path: a local time without offset (what Kamailio writes): one simple match, then the cast.
+        WHEN p_value ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9:.]+$' THEN p_value::timestamp AT TIME ZONE p_tz
         WHEN btrim(p_value) ~ '^[0-9]{9,10}(\.[0-9]{1,6})?$' THEN to_timestamp(btrim(p_value)::numeric)
         WHEN btrim(p_value) ~ '(Z|[+-][0-9]{2}(:?[0-9]{2})?)$' THEN btrim(p_value)::timestamptz
         ELSE btrim(p_value)::timestamp AT TIME ZONE p_tz
