@@ -16,7 +16,7 @@ from warp.api.app import create_app
 from warp.auth import sessions
 from warp_auth_fixtures import PASSWORD, TEST_POLICY, World
 
-PREFIXES = ("/v1/vendors", "/v1/providers", "/v1/carriers", "/v1/compliance")
+PREFIXES = ("/v1/vendors", "/v1/vendor-incidents", "/v1/providers", "/v1/carriers", "/v1/compliance")
 EXAMPLES_PER_OPERATION = 8
 
 
@@ -55,6 +55,6 @@ def test_no_generated_staff_request_gets_a_server_error(world: World) -> None:
                     )
 
             check()
-    assert operations == 12
+    assert operations == 17
     assert failures == []
     assert statuses[200] > 0 and statuses[422] > 0 and statuses[404] > 0, statuses

@@ -14,8 +14,8 @@ from warp.cli.output import console, print_json
 from warp.cli.session import staff_connection
 from warp.errors import WarpError
 from warp.vendors import contracts as svc
-from warp.vendors import metrics
-from warp.vendors.errors import InvalidContract
+from warp.vendors import metrics, slas
+from warp.vendors.errors import InvalidContract, InvalidSla
 
 app = typer.Typer(
     help="Vendors, contracts and commitments; hourly carrier metrics from CDRs and SLA breaches.",
@@ -340,3 +340,154 @@ def commitments_cmd(
         console.print(table)
     if any(not r["met"] and not r["in_progress"] for r in rows):
         raise typer.Exit(1)
+
+
+slas_app = typer.Typer(help="SLA targets: add, list, enable/disable.", no_args_is_help=True)
+incidents_app = typer.Typer(help="Vendor incidents (SLA breaches...): list, move along the workflow.")
+app.add_typer(slas_app, name="slas")
+app.add_typer(incidents_app, name="incidents", no_args_is_help=True)
+
+
+def _uuid(value: str | None, option: str) -> UUID | None:
+    if value is None:
+        return None
+    try:
+        return UUID(value)
+    except ValueError as exc:
+        raise InvalidSla(f"{option}: {value!r} is not an id") from exc
+
+
+@slas_app.command("add")
+def sla_add(
+    vendor: str = typer.Argument(..., help="Vendor name or id."),
+    metric: str = typer.Option(..., "--metric", help="ASR, ACD, PDD, NER, UPTIME or DELIVERY_RATE."),
+    target: str = typer.Option(..., "--target", help="Target (percent for ASR/NER/UPTIME/DELIVERY_RATE)."),
+    window: str = typer.Option("DAY", "--window", help="HOUR, DAY or MONTH."),
+    comparator: str | None = typer.Option(None, "--comparator", help="GTE or LTE (default: LTE for PDD)."),
+    carrier: str | None = typer.Option(None, "--carrier", help="Carrier id (required for ASR/ACD/PDD/NER)."),
+    contract: str | None = typer.Option(None, "--contract", help="Contract id the SLA belongs to."),
+    description: str | None = typer.Option(None, "--description"),
+    effective: str | None = typer.Option(None, "--effective", help="First day (default today)."),
+    expires: str | None = typer.Option(None, "--expires", help="Day it stops applying."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Add an SLA target to a vendor (or one of its carriers)."""
+    with staff_connection() as conn:
+        row = slas.add_sla(
+            conn,
+            svc.find_vendor(conn, vendor).id,
+            metric=metric,
+            target_value=_money(target, "--target") or Decimal(0),
+            comparator=comparator,
+            measurement_window=window,
+            carrier_id=_uuid(carrier, "--carrier"),
+            contract_id=_uuid(contract, "--contract"),
+            description=description,
+            effective_date=_day(effective, "--effective"),
+            expires_date=_day(expires, "--expires"),
+        )
+    if as_json:
+        print_json(asdict(row))
+    else:
+        op = ">=" if row.comparator == "GTE" else "<="
+        console.print(
+            f"SLA {row.metric} {op} {row.target_value} per {row.measurement_window.lower()}: {row.id}"
+        )
+
+
+@slas_app.command("list")
+def sla_list(
+    vendor: str | None = typer.Argument(None, help="Vendor name or id (default: all)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """SLA targets."""
+    with staff_connection() as conn:
+        vendor_id = svc.find_vendor(conn, vendor).id if vendor else None
+        rows = slas.list_slas(conn, vendor_id)
+    if as_json:
+        print_json([asdict(r) for r in rows])
+        return
+    table = Table(title=f"SLAs: {len(rows)}")
+    for col in ("metric", "target", "window", "carrier", "enabled", "from", "until", "id"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r.metric,
+            f"{'>=' if r.comparator == 'GTE' else '<='} {r.target_value}",
+            r.measurement_window,
+            str(r.carrier_id or "(vendor)"),
+            "yes" if r.enabled else "no",
+            str(r.effective_date),
+            str(r.expires_date or ""),
+            str(r.id),
+        )
+    console.print(table)
+
+
+@slas_app.command("disable")
+def sla_disable(sla_id: str = typer.Argument(..., help="SLA id.")) -> None:
+    """Stop evaluating an SLA."""
+    sid = _uuid(sla_id, "sla_id")
+    assert sid is not None
+    with staff_connection() as conn:
+        row = slas.set_sla_enabled(conn, sid, False)
+    console.print(f"SLA {row.id} disabled")
+
+
+@slas_app.command("enable")
+def sla_enable(sla_id: str = typer.Argument(..., help="SLA id.")) -> None:
+    """Evaluate an SLA again."""
+    sid = _uuid(sla_id, "sla_id")
+    assert sid is not None
+    with staff_connection() as conn:
+        row = slas.set_sla_enabled(conn, sid, True)
+    console.print(f"SLA {row.id} enabled")
+
+
+@incidents_app.command("list")
+def incident_list(
+    vendor: str | None = typer.Option(None, "--vendor", help="Only this vendor (name or id)."),
+    all_: bool = typer.Option(False, "--all", help="Also RESOLVED and CLOSED ones."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Vendor incidents (default: OPEN and ACKNOWLEDGED)."""
+    with staff_connection() as conn:
+        vendor_id = svc.find_vendor(conn, vendor).id if vendor else None
+        rows = slas.list_incidents(conn, vendor_id=vendor_id, open_only=not all_)
+    if as_json:
+        print_json([asdict(r) for r in rows])
+        return
+    table = Table(title=f"Vendor incidents: {len(rows)}")
+    for col in ("opened", "severity", "status", "title", "observed", "ticket", "id"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            f"{r.opened_at:%Y-%m-%d %H:%M}",
+            r.severity,
+            r.status,
+            r.title,
+            str(r.observed_value if r.observed_value is not None else ""),
+            r.external_ticket_ref or "",
+            str(r.id),
+        )
+    console.print(table)
+
+
+@incidents_app.command("status")
+def incident_status(
+    incident_id: str = typer.Argument(..., help="Vendor incident id."),
+    status: str = typer.Argument(
+        ..., help="ACKNOWLEDGED, RESOLVED, CLOSED (or OPEN to reopen a resolved one)."
+    ),
+    ticket: str | None = typer.Option(None, "--ticket", help="The vendor's trouble ticket reference."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Move a vendor incident along its workflow."""
+    iid = _uuid(incident_id, "incident_id")
+    assert iid is not None
+    with staff_connection() as conn:
+        row = slas.set_incident_status(conn, iid, status, external_ticket_ref=ticket)
+    if as_json:
+        print_json(asdict(row))
+    else:
+        console.print(f"incident {row.id}: {row.status}")

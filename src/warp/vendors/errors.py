@@ -82,3 +82,27 @@ class CarrierNotFound(WarpError):
     """No carrier with that id."""
 
     code = "carrier-not-found"
+
+
+class InvalidSla(WarpError):
+    """An SLA's fields are refused (metric, target range, carrier/contract of another vendor...)."""
+
+    code = "invalid-sla"
+
+
+class SlaNotFound(WarpError):
+    """No SLA with that id (for that vendor)."""
+
+    code = "sla-not-found"
+
+
+class IncidentNotFound(WarpError):
+    """No vendor incident with that id."""
+
+    code = "vendor-incident-not-found"
+
+
+class InvalidIncidentStatus(WarpError):
+    """A vendor incident cannot move to that status from its current one."""
+
+    code = "invalid-incident-status"

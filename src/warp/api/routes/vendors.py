@@ -13,9 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from warp.api.deps import Tx, WarpRoute, require
 from warp.api.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page, decode_cursor, page
 from warp.vendors import contracts as svc
-from warp.vendors import metrics, service
+from warp.vendors import metrics, service, slas
 from warp.vendors.contracts import Contract, Vendor
 from warp.vendors.errors import InvalidContract, InvalidVendor
+from warp.vendors.slas import Incident, Sla
 
 router = APIRouter(tags=["vendors"], route_class=WarpRoute)
 
@@ -228,3 +229,89 @@ def carrier_metrics(
     """Hourly carrier quality from CDRs (attempts, ASR %, ACD s, PDD ms, NER %) and its totals over the period."""
     s, e = _period(start, end, timedelta(hours=24))
     return {**metrics.carrier_hourly(tx.conn, carrier_id, s, e), "from": s, "to": e}
+
+
+# --- SLAs and vendor incidents ---------------------------------------------------------------
+
+Metric = Annotated[str, Field(pattern=r"^(ASR|ACD|PDD|NER|UPTIME|DELIVERY_RATE)$")]
+Window = Annotated[str, Field(pattern=r"^(HOUR|DAY|MONTH)$")]
+IncidentStatus = Annotated[str, Field(pattern=r"^(OPEN|ACKNOWLEDGED|RESOLVED|CLOSED)$")]
+
+
+class SlaIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    metric: Metric
+    target_value: Annotated[Decimal, Field(ge=0, lt=Decimal("1e8"), decimal_places=4)]
+    comparator: Annotated[str, Field(pattern=r"^(GTE|LTE)$")] | None = Field(
+        default=None, description="Default: LTE for PDD, GTE otherwise."
+    )
+    measurement_window: Window = "DAY"
+    carrier_id: UUID | None = Field(default=None, description="Required for ASR, ACD, PDD, NER.")
+    contract_id: UUID | None = None
+    description: str | None = Field(default=None, max_length=2000)
+    effective_date: date | None = Field(default=None, description="Default: today (UTC).")
+    expires_date: date | None = None
+
+
+class SlaPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool
+
+
+class IncidentStatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: IncidentStatus
+    external_ticket_ref: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+@router.get("/v1/vendors/{vendor_id}/slas")
+def list_slas(vendor_id: UUID, tx: Tx = require("staff:read")) -> Page[Sla]:
+    """The vendor's SLA targets (one page)."""
+    svc.get_vendor(tx.conn, vendor_id)
+    return Page[Sla](data=slas.list_slas(tx.conn, vendor_id), next_cursor=None)
+
+
+@router.post("/v1/vendors/{vendor_id}/slas", status_code=201)
+def add_sla(vendor_id: UUID, body: SlaIn, tx: Tx = require("staff:write")) -> Sla:
+    """Add an SLA target (carrier metrics need a carrier of this vendor; DELIVERY_RATE is per vendor)."""
+    return slas.add_sla(tx.conn, vendor_id, **body.model_dump())
+
+
+@router.patch("/v1/vendors/{vendor_id}/slas/{sla_id}")
+def update_sla(vendor_id: UUID, sla_id: UUID, body: SlaPatch, tx: Tx = require("staff:write")) -> Sla:
+    """Enable or disable an SLA."""
+    return slas.set_sla_enabled(tx.conn, sla_id, body.enabled, vendor_id=vendor_id)
+
+
+@router.get("/v1/vendor-incidents")
+def list_incidents(
+    vendor_id: UUID | None = None,
+    status: Annotated[str | None, Query(pattern=r"^[A-Za-z]{1,16}$")] = None,
+    open_only: bool = Query(False, alias="open", description="Only OPEN and ACKNOWLEDGED incidents."),
+    limit: LimitParam = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
+    tx: Tx = require("staff:read"),
+) -> Page[Incident]:
+    """Vendor incidents (SLA breaches and others), oldest first."""
+    rows = slas.list_incidents(
+        tx.conn,
+        vendor_id=vendor_id,
+        status=status,
+        open_only=open_only,
+        limit=limit + 1,
+        after=decode_cursor(cursor),
+    )
+    return page(rows, limit, lambda r: r)
+
+
+@router.post("/v1/vendor-incidents/{incident_id}/status")
+def set_incident_status(
+    incident_id: UUID, body: IncidentStatusIn, tx: Tx = require("staff:write")
+) -> Incident:
+    """Acknowledge, resolve, close (or reopen a resolved) vendor incident; 422 for a step not allowed."""
+    return slas.set_incident_status(
+        tx.conn, incident_id, body.status, external_ticket_ref=body.external_ticket_ref
+    )
