@@ -11,12 +11,14 @@ from typing import Any
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from psycopg import sql
 from psycopg.rows import dict_row
 
+from warp.api.app import create_app
 from warp.auth import tokens, users
 from warp.auth.errors import InvalidAuthInput
 from warp.auth.users import InviteInvalid, InviteUsed
-from warp_auth_fixtures import PASSWORD, World, bearer
+from warp_auth_fixtures import PASSWORD, TEST_POLICY, World, bearer
 
 NEW_PASSWORD = "a long enough new password"
 PROBLEM = "application/problem+json"
@@ -198,3 +200,48 @@ def test_racing_accepts_exactly_one_wins(world: World) -> None:
         row = conn.execute("SELECT password_hash FROM auth.users WHERE id = %s", (invite.user_id,)).fetchone()
     assert row is not None
     assert tokens.check_password(f"password number {winners[0][2:]} is long", row["password_hash"])
+
+
+def _clear_text_hits(url: str, needles: list[str]) -> list[str]:
+    """(schema.table.column) of every text-like column that contains one of ``needles``."""
+    hits: list[str] = []
+    with psycopg.connect(url) as conn:
+        columns = conn.execute(
+            "SELECT n.nspname, c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid "
+            "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped "
+            "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') "
+            "AND t.typname IN ('text', 'varchar', 'bpchar', 'json', 'jsonb', '_text')"
+        ).fetchall()
+        for schema, table, column in columns:
+            found = conn.execute(
+                sql.SQL("SELECT 1 FROM {} WHERE {}::text LIKE ANY (%s) LIMIT 1").format(
+                    sql.Identifier(schema, table), sql.Identifier(column)
+                ),
+                ([f"%{n}%" for n in needles],),
+            ).fetchone()
+            if found:
+                hits.append(f"{schema}.{table}.{column}")
+    return hits
+
+
+def test_no_invite_token_or_password_in_clear_with_the_request_log_on(world: World) -> None:
+    app = create_app(world.url, policy=TEST_POLICY, pool_size=4)
+    with TestClient(app, client=("198.51.100.8", 1)) as c:
+        created = _invite(c, world, "logged@acme.example")
+        token = created["invite_token"]
+        r = c.post("/v1/auth/invite/accept", json={"token": token, "password": NEW_PASSWORD})
+        assert r.status_code == 200
+        assert (
+            c.post("/v1/auth/invite/accept", json={"token": token, "password": NEW_PASSWORD}).status_code
+            == 410
+        )
+        app.state.request_log.flush()
+    with psycopg.connect(world.url) as conn:
+        logged = conn.execute(
+            "SELECT path, status_code FROM audit.api_request_log WHERE path LIKE '/v1/%%' ORDER BY requested_at"
+        ).fetchall()
+    assert logged == [("/v1/users", 201), ("/v1/auth/invite/accept", 200), ("/v1/auth/invite/accept", 410)]
+    # The scan can find things: the user's email is stored in clear, as it should be.
+    assert "auth.users.email" in _clear_text_hits(world.url, ["logged@acme.example"])
+    assert _clear_text_hits(world.url, [token[5:], NEW_PASSWORD]) == []
