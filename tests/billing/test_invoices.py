@@ -276,3 +276,30 @@ def test_items_guard_is_per_statement_and_still_refuses_issued_invoices(
             (inv_id, acct),
         )
     assert conn.execute(count, (inv_id,)).fetchone() == before
+
+
+def test_a_rerun_writes_only_the_lines_that_change(conn: psycopg.Connection[Any]) -> None:
+    acct = account(conn, "DIFF", state="CO")
+    cdrs(conn, acct, n=2, charge=Decimal("1"), jurisdiction="INTERSTATE")  # voice + USF + FCC fee
+    mdrs(conn, acct, n=3, charge=Decimal("0.01"))
+    did(conn, acct, "+13035550177", activated="2026-10-01 00:00+00")
+    run(conn)
+    lines = "SELECT id, item_type, amount FROM billing.invoice_items ORDER BY item_type, category"
+    first = conn.execute(lines).fetchall()
+    writes = "SELECT count(*) FROM audit.audit_log WHERE table_name = 'invoice_items'"
+    before = conn.execute(writes).fetchone()
+
+    again = run(conn)  # same usage: the same lines stay (same ids), nothing written
+    assert again.regenerated == 1
+    assert conn.execute(lines).fetchall() == first
+    assert conn.execute(writes).fetchone() == before
+
+    cdrs(conn, acct, n=1, charge=Decimal("1"), jurisdiction="INTERSTATE", day="2026-11-20")
+    run(conn)
+    after = {r[1]: r for r in conn.execute(lines).fetchall()}
+    kept = {r[1]: r for r in first}
+    assert after["MESSAGING"] == kept["MESSAGING"] and after["DID_MONTHLY"] == kept["DID_MONTHLY"]
+    assert after["VOICE"][0] != kept["VOICE"][0] and after["VOICE"][2] == Decimal("3.00")
+    # the interstate voice line and the taxes on it changed; the total is still the sum of the lines
+    total = conn.execute("SELECT total FROM billing.invoices WHERE account_id = %s", (acct,)).fetchone()
+    assert total == conn.execute("SELECT sum(amount) FROM billing.invoice_items").fetchone()

@@ -506,7 +506,7 @@ BEGIN
     SELECT * INTO b FROM billing.period_bounds(p_start, p_end);
     PERFORM billing.compute_usage(p_start, p_end, p_account_id);
 
-    DROP TABLE IF EXISTS pg_temp.inv_scope, pg_temp.inv_new, pg_temp.inv_drafts;
+    DROP TABLE IF EXISTS pg_temp.inv_scope, pg_temp.inv_new, pg_temp.inv_drafts, pg_temp.inv_lines;
     CREATE TEMP TABLE inv_scope ON COMMIT DROP AS
     SELECT DISTINCT u.account_id FROM billing.usage_summary u
     WHERE u.period_start = p_start AND u.period_end = p_end
@@ -537,10 +537,10 @@ BEGIN
     PERFORM 1 FROM billing.invoices i JOIN inv_drafts d ON d.id = i.id ORDER BY i.id FOR UPDATE OF i;
     ANALYZE inv_drafts;
 
-    DELETE FROM billing.invoice_items it USING inv_drafts d WHERE it.invoice_id = d.id;
-
-    INSERT INTO billing.invoice_items (invoice_id, account_id, item_type, category, description, quantity, unit,
-                                       unit_rate, amount, period_start, period_end, sort_order)
+    -- The lines the drafts should have; below, only those that differ from what is there are written, so a
+    -- re-run over unchanged usage writes no line at all (no row triggers, no audit rows).
+    CREATE TEMP TABLE inv_lines (invoice_id, account_id, item_type, category, description, quantity, unit,
+                                 unit_rate, amount, tax_rate_id, period_start, period_end, sort_order) ON COMMIT DROP AS
     -- Voice by jurisdiction, messaging by type and direction: charges are summed unrounded, the line
     -- is rounded half-up to cents once.
     SELECT d.id, d.account_id, u.usage_type,
@@ -552,7 +552,7 @@ BEGIN
                     || ' (' || u.event_count || ' messages)' END,
            u.quantity, u.unit,
            CASE WHEN u.quantity > 0 THEN round(u.amount / u.quantity, 6) END,
-           round(u.amount, 2), p_start, p_end,
+           round(u.amount, 2), NULL::uuid, p_start, p_end,
            CASE u.usage_type WHEN 'VOICE' THEN 10 ELSE 20 END
     FROM inv_drafts d
     JOIN billing.usage_summary u ON u.account_id = d.account_id AND u.period_start = p_start
@@ -565,7 +565,7 @@ BEGIN
                || ' (' || u.event_count || ' numbers, ' || u.quantity::integer || ' number-days of ' || b.days || ')',
            round(u.quantity / b.days, 6), 'DID',
            CASE WHEN u.quantity > 0 THEN round(u.amount * b.days / u.quantity, 6) END,
-           round(u.amount, 2), p_start, p_end, 30
+           round(u.amount, 2), NULL::uuid, p_start, p_end, 30
     FROM inv_drafts d
     JOIN billing.usage_summary u ON u.account_id = d.account_id AND u.period_start = p_start
          AND u.period_end = p_end AND u.usage_type = 'DID' AND u.amount > 0
@@ -573,7 +573,7 @@ BEGIN
     -- One-time charges of numbers activated in the period: setup, or port-in fee for a ported number.
     SELECT d.id, d.account_id, f.kind, f.number_type,
            CASE f.kind WHEN 'PORT' THEN 'Port-in fees' ELSE 'Number setup fees' END || ' (' || f.n || ' numbers)',
-           f.n, 'EACH', round(f.total / f.n, 6), round(f.total, 2), p_start, p_end,
+           f.n, 'EACH', round(f.total / f.n, 6), round(f.total, 2), NULL::uuid, p_start, p_end,
            CASE f.kind WHEN 'SETUP' THEN 40 ELSE 41 END
     FROM inv_drafts d
     JOIN LATERAL (
@@ -587,6 +587,27 @@ BEGIN
           AND a.setup_charge > 0
         GROUP BY 1, 2
     ) AS f ON true;
+    ANALYZE inv_lines;
+
+    DELETE FROM billing.invoice_items it USING inv_drafts d
+    WHERE it.invoice_id = d.id AND it.item_type NOT IN ('TAX', 'CREDIT')  -- those are the next steps
+      AND NOT EXISTS (SELECT 1 FROM inv_lines n
+                      WHERE n.invoice_id = it.invoice_id
+                        AND (n.item_type, n.category, n.description, n.quantity, n.unit, n.unit_rate, n.amount,
+                           n.tax_rate_id, n.period_start, n.period_end, n.sort_order)
+                          IS NOT DISTINCT FROM
+                          (it.item_type, it.category, it.description, it.quantity, it.unit, it.unit_rate, it.amount,
+                           it.tax_rate_id, it.period_start, it.period_end, it.sort_order));
+    INSERT INTO billing.invoice_items (invoice_id, account_id, item_type, category, description, quantity, unit,
+                                       unit_rate, amount, tax_rate_id, period_start, period_end, sort_order)
+    SELECT n.* FROM inv_lines n
+    WHERE NOT EXISTS (SELECT 1 FROM billing.invoice_items it
+                      WHERE it.invoice_id = n.invoice_id
+                        AND (n.item_type, n.category, n.description, n.quantity, n.unit, n.unit_rate, n.amount,
+                           n.tax_rate_id, n.period_start, n.period_end, n.sort_order)
+                          IS NOT DISTINCT FROM
+                          (it.item_type, it.category, it.description, it.quantity, it.unit, it.unit_rate, it.amount,
+                           it.tax_rate_id, it.period_start, it.period_end, it.sort_order));
 
     RETURN QUERY
         SELECT d.id, d.account_id, d.id IN (SELECT n.id FROM inv_new n) FROM inv_drafts d ORDER BY d.account_id;
@@ -595,7 +616,8 @@ $$;
 COMMENT ON FUNCTION billing.build_invoices(date, date, uuid) IS
     'Step 1 of an invoice run: recompute usage, create the missing DRAFT invoice per account with usage in the '
     'period (never a second one: invoices_account_id_period_key), and rebuild the lines of every DRAFT in '
-    'scope (issued invoices are left alone). Returns the drafts; taxes and finish_invoices follow.';
+    'scope (issued invoices are left alone; only lines that change are written). Returns the drafts; taxes and '
+    'finish_invoices follow.';
 
 CREATE FUNCTION billing.tax_category(p_item_type text, p_category text) RETURNS text
     LANGUAGE sql IMMUTABLE
@@ -618,9 +640,10 @@ AS $$
 DECLARE
     n integer;
 BEGIN
-    DELETE FROM billing.invoice_items it WHERE it.invoice_id = ANY (p_invoice_ids) AND it.item_type = 'TAX';
-    INSERT INTO billing.invoice_items (invoice_id, account_id, item_type, category, description, quantity, unit,
-                                       unit_rate, amount, tax_rate_id, period_start, period_end, sort_order)
+    DROP TABLE IF EXISTS pg_temp.inv_tax_lines;
+    CREATE TEMP TABLE inv_tax_lines (invoice_id, account_id, item_type, category, description, quantity, unit,
+                                     unit_rate, amount, tax_rate_id, period_start, period_end, sort_order)
+        ON COMMIT DROP AS
     WITH bases AS MATERIALIZED (
         -- Each draft's taxable amounts by tax category, computed once (not per tax rate).
         SELECT it.invoice_id, billing.tax_category(it.item_type, it.category) AS cat, sum(it.amount) AS amount
@@ -671,6 +694,26 @@ BEGIN
                                   WHEN 'PER_DID' THEN x.dids > 0
                                   ELSE true END;
     GET DIAGNOSTICS n = ROW_COUNT;
+    -- Only the TAX lines that change are written (see build_invoices).
+    DELETE FROM billing.invoice_items it USING billing.invoices i
+    WHERE i.id = ANY (p_invoice_ids) AND i.status = 'DRAFT' AND it.invoice_id = i.id AND it.item_type = 'TAX'
+      AND NOT EXISTS (SELECT 1 FROM inv_tax_lines n
+                      WHERE n.invoice_id = it.invoice_id
+                        AND (n.item_type, n.category, n.description, n.quantity, n.unit, n.unit_rate, n.amount,
+                           n.tax_rate_id, n.period_start, n.period_end, n.sort_order)
+                          IS NOT DISTINCT FROM
+                          (it.item_type, it.category, it.description, it.quantity, it.unit, it.unit_rate, it.amount,
+                           it.tax_rate_id, it.period_start, it.period_end, it.sort_order));
+    INSERT INTO billing.invoice_items (invoice_id, account_id, item_type, category, description, quantity, unit,
+                                       unit_rate, amount, tax_rate_id, period_start, period_end, sort_order)
+    SELECT n.* FROM inv_tax_lines n
+    WHERE NOT EXISTS (SELECT 1 FROM billing.invoice_items it
+                      WHERE it.invoice_id = n.invoice_id
+                        AND (n.item_type, n.category, n.description, n.quantity, n.unit, n.unit_rate, n.amount,
+                           n.tax_rate_id, n.period_start, n.period_end, n.sort_order)
+                          IS NOT DISTINCT FROM
+                          (it.item_type, it.category, it.description, it.quantity, it.unit, it.unit_rate, it.amount,
+                           it.tax_rate_id, it.period_start, it.period_end, it.sort_order));
     RETURN n;
 END
 $$;
@@ -721,14 +764,17 @@ BEGIN
         LEFT JOIN billing.invoice_items it ON it.invoice_id = x.id
         GROUP BY x.id
     ) AS s
-    WHERE i.id = s.id AND i.status = 'DRAFT';
+    WHERE i.id = s.id AND i.status = 'DRAFT'
+      -- No write (row triggers, audit) when the totals are already right, e.g. at issue after a run.
+      AND (i.subtotal, i.tax_total, i.total) IS DISTINCT FROM (s.subtotal, s.tax_total, s.subtotal + s.tax_total);
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
 END
 $$;
 COMMENT ON FUNCTION billing.finish_invoices(uuid[]) IS
     'Step 3 of an invoice run: CREDIT lines from open credits (oldest first, never more than the invoice), '
-    'then subtotal, tax and total of every DRAFT given (the same sums as calculate_invoice_total).';
+    'then subtotal, tax and total of every DRAFT given (the same sums as calculate_invoice_total). Returns the '
+    'drafts whose totals changed.';
 
 -- ---------------------------------------------------------------------------------------------
 -- Issue: gapless numbers, credits consumed, the ledger charged.
