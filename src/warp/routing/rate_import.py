@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -152,8 +153,9 @@ WITH s AS (
            destination_name, country_code
     FROM rate_import_stage
 )
-SELECT line, problem FROM (
-    SELECT line, unnest(ARRAY[
+-- array_remove first: only the bad lines reach unnest (14 candidate rows per line otherwise).
+SELECT p.line, problem FROM (
+    SELECT line, array_remove(ARRAY[
         CASE WHEN prefix IS NULL THEN 'prefix: missing'
              WHEN prefix !~ '^[0-9]{{1,16}}$' THEN 'prefix: ' || prefix || ' is not 1-16 digits' END,
         CASE WHEN coalesce(rate, interstate_rate, intrastate_rate, indeterminate_rate) IS NULL
@@ -175,11 +177,12 @@ SELECT line, problem FROM (
              THEN 'expires_date: ' || expires_date || ' is not after the effective date' END,
         CASE WHEN length(destination_name) > 200 THEN 'destination_name: longer than 200 characters' END,
         CASE WHEN length(btrim(country_code)) > 8 THEN 'country_code: longer than 8 characters' END
-    ]) AS problem
+    ], NULL) AS problems
     FROM s
 ) AS p
-WHERE problem IS NOT NULL
-ORDER BY line
+CROSS JOIN LATERAL unnest(p.problems) AS problem
+WHERE cardinality(p.problems) > 0
+ORDER BY p.line
 """
 
 _TYPED_SQL = """
@@ -323,16 +326,18 @@ def import_rates(
             )
             result.closed = cur.rowcount
         cur = conn.execute(
-            "INSERT INTO routing.rate_deck (carrier_trunk_id, prefix, destination_name, country_code, rate, "
+            "INSERT INTO routing.rate_deck (id, carrier_trunk_id, prefix, destination_name, country_code, rate, "
             "interstate_rate, intrastate_rate, indeterminate_rate, connection_fee, initial_increment, "
             "subsequent_increment, effective_date, expires_date) "
-            "SELECT %(trunk)s, prefix, destination_name, country_code, rate, interstate_rate, intrastate_rate, "
+            "SELECT (%(id_base)s || lpad(to_hex(row_number() OVER (ORDER BY length(prefix), prefix, "
+            "effective_date)), 12, '0'))::uuid, "
+            "%(trunk)s, prefix, destination_name, country_code, rate, interstate_rate, intrastate_rate, "
             "indeterminate_rate, connection_fee, initial_increment, subsequent_increment, effective_date, "
             "expires_date FROM rate_import_rows "
             # In the exclusion constraint's key order: consecutive GiST insertions then descend to the same
             # leaf pages (measured ~27% faster than file order on 1M shuffled rows; ADR 0006).
             "ORDER BY length(prefix), prefix, effective_date",
-            params,
+            {**params, "id_base": _id_base()},
         )
         result.loaded = cur.rowcount
         result.seconds = time.monotonic() - started
@@ -362,6 +367,17 @@ def import_rates(
             ),
         )
     return result
+
+
+def _id_base() -> str:
+    """The first 20 hex digits of the ids of one import's rows (the last 12 count the rows).
+
+    A random version-4 UUID's first 74 random bits are shared by the import's rows, so they are as
+    unlikely to collide with other rows as random UUIDs are, while consecutive rows get consecutive
+    ids: primary-key insertions append to one place of the btree instead of a random leaf each
+    (ADR 0006: ~4 of ~35 CPU microseconds per imported row). The column's default is unchanged.
+    """
+    return uuid.uuid4().hex[:20]
 
 
 def _refuse(path: Path, problems: list[tuple[int, str]]) -> None:
