@@ -200,7 +200,10 @@ def _traffic(conn: psycopg.Connection[Any]) -> dict[str, UUID]:
 
 def test_commitments_compare_committed_with_actual(staff: psycopg.Connection[Any]) -> None:
     ids = _traffic(staff)
-    rows = svc.commitments(staff, date(2025, 1, 1), date(2025, 12, 31))
+    # calls are read from reporting.carrier_performance: nothing until it is refreshed
+    stale = svc.commitments(staff, date(2025, 1, 1), date(2025, 12, 31))
+    assert [r["actual_spend"] for r in stale] == [Decimal("0.00")] * 3
+    rows = svc.commitments(staff, date(2025, 1, 1), date(2025, 12, 31), refresh=True)
     assert [(r["contract_name"], r["period_start"], r["period_end"]) for r in rows] == [
         ("Alpha 2025", date(2025, 1, 1), date(2025, 2, 1)),
         ("Alpha 2025", date(2025, 2, 1), date(2025, 3, 1)),

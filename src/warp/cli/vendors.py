@@ -301,6 +301,9 @@ def commitments_cmd(
     start: str | None = typer.Option(None, "--from", help="First day (default: first of this month)."),
     end: str | None = typer.Option(None, "--to", help="Day after the last (default: first of next month)."),
     vendor: str | None = typer.Option(None, "--vendor", help="Only this vendor (name or id)."),
+    refresh: bool = typer.Option(
+        False, "--refresh", help="Refresh reporting.carrier_performance first (else: as of maintenance)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Committed spend/minutes per contract period against actual vendor cost and minutes.
@@ -313,7 +316,7 @@ def commitments_cmd(
     t1 = _day(end, "--to") or (first + timedelta(days=32)).replace(day=1)
     with staff_connection() as conn:
         vendor_id = svc.find_vendor(conn, vendor).id if vendor else None
-        rows = svc.commitments(conn, t0, t1, vendor_id=vendor_id)
+        rows = svc.commitments(conn, t0, t1, vendor_id=vendor_id, refresh=refresh)
     if as_json:
         print_json(rows)
     else:

@@ -19,6 +19,7 @@ import psycopg
 from psycopg import errors, sql
 from psycopg.rows import class_row, dict_row
 
+from warp.reporting.service import refresh as refresh_view
 from warp.vendors.errors import (
     ContractNotFound,
     DuplicateVendor,
@@ -478,8 +479,12 @@ def commitments(
     *,
     vendor_id: UUID | None = None,
     contract_id: UUID | None = None,
+    refresh: bool = False,
 ) -> list[dict[str, Any]]:
     """Per contract with a commitment and per commitment period overlapping [start, end): committed vs actual.
+
+    Call traffic comes from reporting.carrier_performance as of its last refresh (maintenance refreshes
+    it every few minutes); ``refresh`` refreshes it first (concurrently: readers are not blocked).
 
     Columns: contract_id, vendor_id, vendor_name, contract_name, currency, commitment_period, period_start,
     period_end (exclusive), in_progress, committed_amount, actual_spend, spend_shortfall, committed_minutes,
@@ -487,6 +492,8 @@ def commitments(
     """
     if end <= start:
         raise InvalidContract(f"to: {end} must be after from {start}")
+    if refresh:
+        refresh_view(conn, "carrier_performance")
     return (
         conn.cursor(row_factory=dict_row)
         .execute(

@@ -272,84 +272,6 @@ GRANT EXECUTE ON FUNCTION vendor_mgmt.compute_performance_metrics(timestamptz, t
 GRANT EXECUTE ON FUNCTION vendor_mgmt.check_sla_breaches(timestamptz, timestamptz) TO warp_staff;
 
 -- ---------------------------------------------------------------------------------------------
--- Contract commitments: committed spend/minutes per commitment period against the actual vendor cost
--- and minutes. Periods run from the contract's start_date (MONTHLY, QUARTERLY, ANNUAL) and stop at its
--- end_date. Traffic counted for a contract: CDRs through carriers linked to it (vendor_mgmt.carriers.
--- contract_id), or through the vendor's carriers linked to no contract; and vendor cost of messages
--- carried by the vendor's service providers.
-
-CREATE FUNCTION vendor_mgmt.contract_commitments(p_from date, p_to date)
-    RETURNS TABLE (contract_id uuid, vendor_id uuid, vendor_name varchar, contract_name varchar,
-                   currency char(3), commitment_period varchar, period_start date, period_end date,
-                   in_progress boolean, committed_amount numeric, actual_spend numeric, spend_shortfall numeric,
-                   committed_minutes bigint, actual_minutes numeric, minutes_shortfall numeric, met boolean)
-    LANGUAGE sql STABLE
-    SET search_path = pg_catalog
-    SET TimeZone = 'UTC'
-AS $$
-    WITH contracts AS (
-        SELECT k.*, v.name AS vendor_name,
-               CASE k.commitment_period WHEN 'MONTHLY' THEN 1 WHEN 'QUARTERLY' THEN 3 ELSE 12 END AS months,
-               least(coalesce(k.end_date, p_to), p_to) AS last_day
-        FROM vendor_mgmt.contracts k
-        JOIN vendor_mgmt.vendors v ON v.id = k.vendor_id
-        WHERE k.commitment_period IS NOT NULL
-          AND (k.commitment_amount IS NOT NULL OR k.commitment_minutes IS NOT NULL)
-          AND k.status <> 'DRAFT' AND k.start_date < p_to AND (k.end_date IS NULL OR k.end_date >= p_from)
-    ), periods AS (
-        SELECT k.id, k.vendor_id, k.vendor_name, k.name, k.currency, k.commitment_period,
-               k.commitment_amount, k.commitment_minutes,
-               (k.start_date + n * k.months * interval '1 month')::date AS period_start,
-               least((k.start_date + (n + 1) * k.months * interval '1 month')::date,
-                     coalesce(k.end_date + 1, 'infinity'::date)) AS period_end
-        FROM contracts k
-        CROSS JOIN LATERAL generate_series(
-            0, ((extract(year FROM age(k.last_day, k.start_date)) * 12
-                 + extract(month FROM age(k.last_day, k.start_date)))::integer / k.months) + 1) AS n
-    ), actual AS (
-        SELECT p.*,
-               (SELECT coalesce(sum(e.vendor_cost), 0)
-                FROM cdr.enriched_cdr e
-                JOIN routing.carrier_trunks ct ON ct.id = e.carrier_trunk_id
-                JOIN vendor_mgmt.carriers vc ON vc.carrier_id = ct.carrier_id
-                WHERE e.start_time >= p.period_start::timestamptz AND e.start_time < p.period_end::timestamptz
-                  AND (vc.contract_id = p.id OR (vc.contract_id IS NULL AND vc.vendor_id = p.vendor_id)))
-               + (SELECT coalesce(sum(m.vendor_cost), 0)
-                  FROM messaging.mdr m
-                  JOIN vendor_mgmt.service_providers sp ON sp.id = m.service_provider_id
-                  WHERE sp.vendor_id = p.vendor_id
-                    AND m.created_at >= p.period_start::timestamptz AND m.created_at < p.period_end::timestamptz)
-                 AS spend,
-               (SELECT round(coalesce(sum(e.billable_seconds), 0) / 60.0, 2)
-                FROM cdr.enriched_cdr e
-                JOIN routing.carrier_trunks ct ON ct.id = e.carrier_trunk_id
-                JOIN vendor_mgmt.carriers vc ON vc.carrier_id = ct.carrier_id
-                WHERE e.start_time >= p.period_start::timestamptz AND e.start_time < p.period_end::timestamptz
-                  AND (vc.contract_id = p.id OR (vc.contract_id IS NULL AND vc.vendor_id = p.vendor_id)))
-                 AS minutes
-        FROM periods p
-        WHERE p.period_start < p.period_end AND p.period_start < p_to AND p.period_end > p_from
-    )
-    SELECT a.id, a.vendor_id, a.vendor_name, a.name, a.currency, a.commitment_period,
-           a.period_start, a.period_end, a.period_end > (now() AT TIME ZONE 'UTC')::date,
-           a.commitment_amount, round(a.spend, 2),
-           CASE WHEN a.commitment_amount IS NOT NULL THEN greatest(a.commitment_amount - round(a.spend, 2), 0) END,
-           a.commitment_minutes, a.minutes,
-           CASE WHEN a.commitment_minutes IS NOT NULL THEN greatest(a.commitment_minutes - a.minutes, 0) END,
-           (a.commitment_amount IS NULL OR round(a.spend, 2) >= a.commitment_amount)
-               AND (a.commitment_minutes IS NULL OR a.minutes >= a.commitment_minutes)
-    FROM actual a
-    ORDER BY a.vendor_name, a.name, a.period_start
-$$;
-COMMENT ON FUNCTION vendor_mgmt.contract_commitments(date, date) IS
-    'Per contract with a commitment and per commitment period overlapping [p_from, p_to): committed spend and '
-    'minutes against the actual vendor cost (CDRs through the contract''s carriers, messages through the '
-    'vendor''s providers) and billable minutes; shortfall and whether the commitment is met (staff).';
-ALTER FUNCTION vendor_mgmt.contract_commitments(date, date) OWNER TO warp_owner;
-REVOKE ALL ON FUNCTION vendor_mgmt.contract_commitments(date, date) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION vendor_mgmt.contract_commitments(date, date) TO warp_staff;
-
--- ---------------------------------------------------------------------------------------------
 -- Compliance
 
 CREATE FUNCTION audit.expiring_stir_shaken_certs(p_within interval DEFAULT interval '30 days')
@@ -703,3 +625,80 @@ COMMENT ON FUNCTION reporting.refresh(text, boolean) IS
 ALTER FUNCTION reporting.refresh(text, boolean) OWNER TO warp_owner;
 REVOKE ALL ON FUNCTION reporting.refresh(text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION reporting.refresh(text, boolean) TO warp_staff;
+
+-- ---------------------------------------------------------------------------------------------
+-- Contract commitments: committed spend/minutes per commitment period against the actual vendor cost
+-- and minutes. Periods run from the contract's start_date (MONTHLY, QUARTERLY, ANNUAL) and stop at its
+-- end_date. Traffic counted for a contract: calls through carriers linked to it (vendor_mgmt.carriers.
+-- contract_id), or through the vendor's carriers linked to no contract, read from the daily
+-- reporting.carrier_performance view (as of its last refresh: a year of periods costs a year of
+-- carrier-days, not a scan of every CDR); and vendor cost of messages carried by the vendor's providers.
+
+CREATE FUNCTION vendor_mgmt.contract_commitments(p_from date, p_to date)
+    RETURNS TABLE (contract_id uuid, vendor_id uuid, vendor_name varchar, contract_name varchar,
+                   currency char(3), commitment_period varchar, period_start date, period_end date,
+                   in_progress boolean, committed_amount numeric, actual_spend numeric, spend_shortfall numeric,
+                   committed_minutes bigint, actual_minutes numeric, minutes_shortfall numeric, met boolean)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog
+    SET TimeZone = 'UTC'
+AS $$
+    WITH contracts AS (
+        SELECT k.*, v.name AS vendor_name,
+               CASE k.commitment_period WHEN 'MONTHLY' THEN 1 WHEN 'QUARTERLY' THEN 3 ELSE 12 END AS months,
+               least(coalesce(k.end_date, p_to), p_to) AS last_day
+        FROM vendor_mgmt.contracts k
+        JOIN vendor_mgmt.vendors v ON v.id = k.vendor_id
+        WHERE k.commitment_period IS NOT NULL
+          AND (k.commitment_amount IS NOT NULL OR k.commitment_minutes IS NOT NULL)
+          AND k.status <> 'DRAFT' AND k.start_date < p_to AND (k.end_date IS NULL OR k.end_date >= p_from)
+    ), periods AS (
+        SELECT k.id, k.vendor_id, k.vendor_name, k.name, k.currency, k.commitment_period,
+               k.commitment_amount, k.commitment_minutes,
+               (k.start_date + n * k.months * interval '1 month')::date AS period_start,
+               least((k.start_date + (n + 1) * k.months * interval '1 month')::date,
+                     coalesce(k.end_date + 1, 'infinity'::date)) AS period_end
+        FROM contracts k
+        CROSS JOIN LATERAL generate_series(
+            0, ((extract(year FROM age(k.last_day, k.start_date)) * 12
+                 + extract(month FROM age(k.last_day, k.start_date)))::integer / k.months) + 1) AS n
+    ), actual AS (
+        SELECT p.*,
+               (SELECT coalesce(sum(cp.cost), 0)
+                FROM reporting.carrier_performance cp
+                JOIN vendor_mgmt.carriers vc ON vc.carrier_id = cp.carrier_id
+                WHERE cp.day >= p.period_start AND cp.day < p.period_end
+                  AND (vc.contract_id = p.id OR (vc.contract_id IS NULL AND vc.vendor_id = p.vendor_id)))
+               + (SELECT coalesce(sum(m.vendor_cost), 0)
+                  FROM messaging.mdr m
+                  JOIN vendor_mgmt.service_providers sp ON sp.id = m.service_provider_id
+                  WHERE sp.vendor_id = p.vendor_id
+                    AND m.created_at >= p.period_start::timestamptz AND m.created_at < p.period_end::timestamptz)
+                 AS spend,
+               (SELECT round(coalesce(sum(cp.billable_minutes), 0), 2)
+                FROM reporting.carrier_performance cp
+                JOIN vendor_mgmt.carriers vc ON vc.carrier_id = cp.carrier_id
+                WHERE cp.day >= p.period_start AND cp.day < p.period_end
+                  AND (vc.contract_id = p.id OR (vc.contract_id IS NULL AND vc.vendor_id = p.vendor_id)))
+                 AS minutes
+        FROM periods p
+        WHERE p.period_start < p.period_end AND p.period_start < p_to AND p.period_end > p_from
+    )
+    SELECT a.id, a.vendor_id, a.vendor_name, a.name, a.currency, a.commitment_period,
+           a.period_start, a.period_end, a.period_end > (now() AT TIME ZONE 'UTC')::date,
+           a.commitment_amount, round(a.spend, 2),
+           CASE WHEN a.commitment_amount IS NOT NULL THEN greatest(a.commitment_amount - round(a.spend, 2), 0) END,
+           a.commitment_minutes, a.minutes,
+           CASE WHEN a.commitment_minutes IS NOT NULL THEN greatest(a.commitment_minutes - a.minutes, 0) END,
+           (a.commitment_amount IS NULL OR round(a.spend, 2) >= a.commitment_amount)
+               AND (a.commitment_minutes IS NULL OR a.minutes >= a.commitment_minutes)
+    FROM actual a
+    ORDER BY a.vendor_name, a.name, a.period_start
+$$;
+COMMENT ON FUNCTION vendor_mgmt.contract_commitments(date, date) IS
+    'Per contract with a commitment and per commitment period overlapping [p_from, p_to): committed spend and '
+    'minutes against the actual vendor cost (calls through the contract''s carriers per reporting.carrier_performance, messages through the '
+    'vendor''s providers) and billable minutes; shortfall and whether the commitment is met (staff).';
+ALTER FUNCTION vendor_mgmt.contract_commitments(date, date) OWNER TO warp_owner;
+REVOKE ALL ON FUNCTION vendor_mgmt.contract_commitments(date, date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION vendor_mgmt.contract_commitments(date, date) TO warp_staff;
