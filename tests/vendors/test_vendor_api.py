@@ -132,7 +132,7 @@ def test_vendors_and_contracts(client: TestClient, world: World) -> None:
     problem(
         client.get("/v1/vendors/commitments?from=2025-02-01&to=2025-01-01", headers=support),
         422,
-        "invalid-contract",
+        "invalid-period",
     )
 
     r = client.post(f"{base}/{contract['id']}/end", headers=admin, json={"end_date": "2025-06-30"})
@@ -228,7 +228,7 @@ def test_providers_carrier_metrics_and_compliance_report(client: TestClient, wor
     problem(client.get(f"/v1/carriers/{uuid.uuid4()}/metrics", headers=staff), 404, "carrier-not-found")
     backwards = {"from": period["to"], "to": period["from"]}
     problem(
-        client.get(f"/v1/carriers/{carrier}/metrics", headers=staff, params=backwards), 422, "invalid-vendor"
+        client.get(f"/v1/carriers/{carrier}/metrics", headers=staff, params=backwards), 422, "invalid-period"
     )
 
     report = client.get("/v1/compliance/report", headers=staff).json()

@@ -21,6 +21,7 @@ from warp.vendors.errors import (
     ContractNotFound,
     DuplicateVendor,
     InvalidContract,
+    InvalidPeriod,
     InvalidVendor,
     VendorNotFound,
 )
@@ -227,7 +228,7 @@ def test_commitments_compare_committed_with_actual(staff: psycopg.Connection[Any
     only_feb = svc.commitments(staff, date(2025, 2, 10), date(2025, 2, 11), contract_id=ids["contract"])
     assert [r["period_start"] for r in only_feb] == [date(2025, 2, 1)]
     assert svc.commitments(staff, date(2026, 1, 1), date(2026, 2, 1)) == []
-    with pytest.raises(InvalidContract, match="to: 2025-01-01 must be after from 2025-02-01"):
+    with pytest.raises(InvalidPeriod, match="to: 2025-01-01 must be after from 2025-02-01"):
         svc.commitments(staff, date(2025, 2, 1), date(2025, 1, 1))
 
 

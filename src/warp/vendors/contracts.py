@@ -24,6 +24,7 @@ from warp.vendors.errors import (
     ContractNotFound,
     DuplicateVendor,
     InvalidContract,
+    InvalidPeriod,
     InvalidVendor,
     VendorNotFound,
 )
@@ -491,7 +492,7 @@ def commitments(
     actual_minutes, minutes_shortfall, met (see vendor_mgmt.contract_commitments).
     """
     if end <= start:
-        raise InvalidContract(f"to: {end} must be after from {start}")
+        raise InvalidPeriod(f"to: {end} must be after from {start}")
     if refresh:
         refresh_view(conn, "carrier_performance")
     return (

@@ -106,3 +106,9 @@ class InvalidIncidentStatus(WarpError):
     """A vendor incident cannot move to that status from its current one."""
 
     code = "invalid-incident-status"
+
+
+class InvalidPeriod(WarpError):
+    """A reporting period is empty, reversed or too long."""
+
+    code = "invalid-period"

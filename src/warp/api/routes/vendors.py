@@ -15,7 +15,7 @@ from warp.api.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page, de
 from warp.vendors import contracts as svc
 from warp.vendors import metrics, service, slas
 from warp.vendors.contracts import Contract, Vendor
-from warp.vendors.errors import InvalidContract, InvalidVendor
+from warp.vendors.errors import InvalidPeriod, InvalidVendor
 from warp.vendors.slas import Incident, Sla
 
 router = APIRouter(tags=["vendors"], route_class=WarpRoute)
@@ -103,9 +103,9 @@ def _period(start: datetime | None, end: datetime | None, default: timedelta) ->
     start = start if start.tzinfo else start.replace(tzinfo=UTC)
     end = end if end.tzinfo else end.replace(tzinfo=UTC)
     if end <= start:
-        raise InvalidVendor(f"to: {end.isoformat()} must be after from {start.isoformat()}")
+        raise InvalidPeriod(f"to: {end.isoformat()} must be after from {start.isoformat()}")
     if end - start > MAX_METRICS_SPAN:
-        raise InvalidVendor(f"from: the period may span at most {MAX_METRICS_SPAN.days} days")
+        raise InvalidPeriod(f"from: the period may span at most {MAX_METRICS_SPAN.days} days")
     return start, end
 
 
@@ -145,9 +145,9 @@ def commitments(
     t0 = start or first
     t1 = end or (t0 + timedelta(days=32)).replace(day=1)
     if t1 <= t0:
-        raise InvalidContract(f"to: {t1} must be after from {t0}")
+        raise InvalidPeriod(f"to: {t1} must be after from {t0}")
     if (t1 - t0).days > 3 * 366 + 1:
-        raise InvalidContract("from: the period may span at most 3 years")
+        raise InvalidPeriod("from: the period may span at most 3 years")
     return {"data": svc.commitments(tx.conn, t0, t1, vendor_id=vendor_id), "from": t0, "to": t1}
 
 
