@@ -75,6 +75,17 @@ def get_toll_free(conn: psycopg.Connection[Any], number: str) -> TollFree:
 
 _UNSET: Any = object()
 
+# Upsert of numbers.toll_free from EXCLUDED: with %(keep)s the name stays when the RespOrg ID does not
+# change; a row that would not change is not updated (so not audited).
+_UPSERT = (
+    "ON CONFLICT (inventory_id) DO UPDATE SET resp_org_id = EXCLUDED.resp_org_id, "
+    "resp_org_name = CASE WHEN %(keep)s AND numbers.toll_free.resp_org_id = EXCLUDED.resp_org_id "
+    "THEN numbers.toll_free.resp_org_name ELSE EXCLUDED.resp_org_name END "
+    "WHERE (numbers.toll_free.resp_org_id, numbers.toll_free.resp_org_name) IS DISTINCT FROM "
+    "(EXCLUDED.resp_org_id, CASE WHEN %(keep)s AND numbers.toll_free.resp_org_id = EXCLUDED.resp_org_id "
+    "THEN numbers.toll_free.resp_org_name ELSE EXCLUDED.resp_org_name END)"
+)
+
 
 def set_resp_org(
     conn: psycopg.Connection[Any],
@@ -105,13 +116,8 @@ def set_resp_org(
                 f"number: {number} is a {inv['number_type']}, not toll-free; only toll-free numbers have a RespOrg"
             )
         cur.execute(
-            "INSERT INTO numbers.toll_free (inventory_id, resp_org_id, resp_org_name) VALUES (%(id)s, %(code)s, %(name)s) "
-            "ON CONFLICT (inventory_id) DO UPDATE SET resp_org_id = EXCLUDED.resp_org_id, "
-            "resp_org_name = CASE WHEN %(keep)s AND numbers.toll_free.resp_org_id = EXCLUDED.resp_org_id "
-            "THEN numbers.toll_free.resp_org_name ELSE EXCLUDED.resp_org_name END "
-            "WHERE (numbers.toll_free.resp_org_id, numbers.toll_free.resp_org_name) IS DISTINCT FROM "
-            "(EXCLUDED.resp_org_id, CASE WHEN %(keep)s AND numbers.toll_free.resp_org_id = EXCLUDED.resp_org_id "
-            "THEN numbers.toll_free.resp_org_name ELSE EXCLUDED.resp_org_name END)",
+            "INSERT INTO numbers.toll_free (inventory_id, resp_org_id, resp_org_name) "
+            "VALUES (%(id)s, %(code)s, %(name)s) " + _UPSERT,
             {"id": inv["id"], "code": code, "name": name, "keep": resp_org_name is _UNSET},
         )
     return get_toll_free(conn, number)
@@ -209,13 +215,7 @@ def set_resp_orgs_from_csv(conn: psycopg.Connection[Any], lines: Iterable[str]) 
         cur2 = conn.execute(
             "INSERT INTO numbers.toll_free (inventory_id, resp_org_id, resp_org_name) "
             "SELECT i.id, c.resp_org_id, c.resp_org_name FROM resp_org_changes c "
-            "JOIN numbers.inventory i ON i.number = c.number ORDER BY i.id "
-            "ON CONFLICT (inventory_id) DO UPDATE SET resp_org_id = EXCLUDED.resp_org_id, "
-            "resp_org_name = CASE WHEN %(keep)s AND numbers.toll_free.resp_org_id = EXCLUDED.resp_org_id "
-            "THEN numbers.toll_free.resp_org_name ELSE EXCLUDED.resp_org_name END "
-            "WHERE (numbers.toll_free.resp_org_id, numbers.toll_free.resp_org_name) IS DISTINCT FROM "
-            "(EXCLUDED.resp_org_id, CASE WHEN %(keep)s AND numbers.toll_free.resp_org_id = EXCLUDED.resp_org_id "
-            "THEN numbers.toll_free.resp_org_name ELSE EXCLUDED.resp_org_name END)",
+            "JOIN numbers.inventory i ON i.number = c.number ORDER BY i.id " + _UPSERT,
             {"keep": keep},
         )
         result.changed = cur2.rowcount
