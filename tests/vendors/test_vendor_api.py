@@ -205,6 +205,24 @@ def test_providers_carrier_metrics_and_compliance_report(client: TestClient, wor
     assert providers["data"][1]["config"] == {"api_key_ref": "env:LRN_KEY", "fail": False, "ported": {}}
     lrn = client.get("/v1/providers?capability=lrn_lookup", headers=staff).json()["data"]
     assert [p["name"] for p in lrn] == ["lrn-b"]
+    with psycopg.connect(world.url, row_factory=dict_row) as conn, tenant.transaction(conn, STAFF):
+        lrn_id = service.get_provider(conn, "lrn-b")["id"]
+        for status, error in (("HEALTHY", None), ("DOWN", "timeout"), ("HEALTHY", None)):
+            service.record_health(conn, lrn_id, status, 12.5, error)
+    # one transaction: same checked_at, the id orders them; walk newest first, one per page
+    seen, cursor = [], None
+    for _ in range(4):
+        r = client.get(
+            "/v1/providers/lrn-b/health-checks", headers=staff, params={"limit": 1, "cursor": cursor}
+        )
+        assert r.status_code == 200, r.text
+        seen += r.json()["data"]
+        cursor = r.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 3 and len({h["id"] for h in seen}) == 3
+    assert sorted(h["status"] for h in seen) == ["DOWN", "HEALTHY", "HEALTHY"]
+    problem(client.get("/v1/providers/nope/health-checks", headers=staff), 404, "provider-not-found")
 
     period = {"from": H.isoformat(), "to": (H + timedelta(hours=2)).isoformat()}
     r = client.get(f"/v1/carriers/{carrier}/metrics", headers=staff, params=period)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -133,6 +134,30 @@ def record_health(
             "error": None if error is None else error[:2000],
         },
     )
+
+
+def health_history(
+    conn: psycopg.Connection[Any],
+    name: str,
+    *,
+    limit: int = 100,
+    before: tuple[datetime, UUID] | None = None,
+) -> list[dict[str, Any]]:
+    """A provider's health checks, newest first, before the (checked_at, id) key; ProviderNotFound."""
+    provider = get_provider(conn, name)
+    rows = conn.execute(
+        "SELECT id, status, latency_ms, error, checked_at FROM vendor_mgmt.provider_health_checks "
+        "WHERE service_provider_id = %(p)s AND (%(t)s::timestamptz IS NULL OR (checked_at, id) < (%(t)s, %(i)s)) "
+        "ORDER BY checked_at DESC, id DESC LIMIT %(n)s",
+        {
+            "p": provider["id"],
+            "t": before[0] if before else None,
+            "i": before[1] if before else None,
+            "n": limit,
+        },
+    ).fetchall()
+    keys = ("id", "status", "latency_ms", "error", "checked_at")
+    return [dict(r) if isinstance(r, Mapping) else dict(zip(keys, r, strict=True)) for r in rows]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from warp.api.deps import Tx, WarpRoute, require
@@ -215,6 +215,29 @@ def list_providers(
     """Service providers in failover order (priority, name) with their last health state; one page."""
     rows = service.list_providers(tx.conn, capability)
     return Page[ProviderOut](data=[ProviderOut.model_validate(r) for r in rows], next_cursor=None)
+
+
+class HealthCheckOut(BaseModel):
+    id: UUID
+    status: str
+    latency_ms: Decimal | None
+    error: str | None
+    checked_at: datetime
+
+
+ProviderName = Annotated[str, Path(min_length=1, max_length=100)]
+
+
+@router.get("/v1/providers/{name}/health-checks")
+def provider_health_checks(
+    name: ProviderName,
+    limit: LimitParam = DEFAULT_LIMIT,
+    cursor: CursorParam = None,
+    tx: Tx = require("staff:read"),
+) -> Page[HealthCheckOut]:
+    """A provider's health-check history (explicit checks and failures seen by failover), newest first."""
+    rows = service.health_history(tx.conn, name, limit=limit + 1, before=decode_cursor(cursor))
+    return page(rows, limit, HealthCheckOut.model_validate, key=lambda r: (r["checked_at"], r["id"]))
 
 
 @router.get("/v1/carriers/{carrier_id}/metrics")
