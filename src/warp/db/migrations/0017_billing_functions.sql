@@ -694,9 +694,10 @@ BEGIN
                                   WHEN 'PER_DID' THEN x.dids > 0
                                   ELSE true END;
     GET DIAGNOSTICS n = ROW_COUNT;
+    ANALYZE inv_tax_lines;
     -- Only the TAX lines that change are written (see build_invoices).
-    DELETE FROM billing.invoice_items it USING billing.invoices i
-    WHERE i.id = ANY (p_invoice_ids) AND i.status = 'DRAFT' AND it.invoice_id = i.id AND it.item_type = 'TAX'
+    DELETE FROM billing.invoice_items it
+    WHERE it.invoice_id = ANY (p_invoice_ids) AND it.item_type = 'TAX'
       AND NOT EXISTS (SELECT 1 FROM inv_tax_lines n
                       WHERE n.invoice_id = it.invoice_id
                         AND (n.item_type, n.category, n.description, n.quantity, n.unit, n.unit_rate, n.amount,
