@@ -2,7 +2,8 @@
 
 Builds a scratch database (migrated schema, 200 customer trunks with /24 ACLs, one carrier trunk),
 writes N Kamailio-format CDRs to a CSV file (this month, 2% from unknown addresses; each customer
-sends from 4 addresses, 801 distinct source addresses in all), then:
+sends from any host of its /24: up to 50,800 distinct source addresses, ~31,000 of them in 50,000
+rows and nearly all from 200,000 rows on), then:
   bare COPY    the same rows, already typed, COPY'd straight into cdr.raw_cdr (same partitions and
                indexes, no validation, no dedup, no trunk identification)
   end to end   warp.cdr.ingest.import_file: COPY to staging, validation of every line, trunk
