@@ -159,3 +159,36 @@ def test_the_outbox_row_matches_the_route_of_the_sender(m: Msg) -> None:
     payload = rows[own.id]["payload"]
     assert payload["type"] == "message.queued" and payload["data"]["message_id"] == str(own.id)
     assert payload["data"]["status"] == "queued" and payload["data"]["segments"] == 1
+
+
+def test_the_read_only_role_cannot_call_the_definer_function(m: Msg) -> None:
+    with psycopg.connect(m.world.url, row_factory=dict_row) as conn:
+        ctx = tenant.Context(account_id=m.world.acme, role=tenant.READONLY_ROLE)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), tenant.transaction(conn, ctx):
+            send_message(conn, account_id=m.world.acme, from_number=m.acme_local, to_number=TO, body="x")
+
+
+def test_a_send_crossing_the_low_balance_threshold_queues_balance_low(m: Msg) -> None:
+    """The billing triggers fired by the debit run inside the definer function (fixed search_path)."""
+    with m.world.staff() as conn:
+        conn.execute(
+            "INSERT INTO billing.account_balance (account_id, balance, billing_cycle, low_balance_threshold) "
+            "VALUES (%s, 0.012, 'PREPAID', 0.01)",
+            (m.world.acme,),
+        )
+    with psycopg.connect(m.world.url, row_factory=dict_row) as conn, as_tenant(conn, m.world.acme):
+        sent = send_message(conn, account_id=m.world.acme, from_number=m.acme_local, to_number=TO, body="x")
+    assert sent.result == "queued"
+    with m.world.staff() as conn:
+        types = [
+            r["event_type"]
+            for r in conn.execute(
+                "SELECT event_type FROM messaging.webhook_events WHERE account_id = %s ORDER BY event_type",
+                (m.world.acme,),
+            ).fetchall()
+        ]
+        balance = conn.execute(
+            "SELECT balance FROM billing.account_balance WHERE account_id = %s", (m.world.acme,)
+        ).fetchone()["balance"]
+    assert balance == Decimal("0.008")
+    assert types == ["balance.low", "message.queued"]

@@ -286,6 +286,11 @@ COMMENT ON FUNCTION messaging.submit_message(uuid, text, text, text, text, text[
     '(staff, or the account is the tenant or a descendant) instead of row-level security on each table.';
 ALTER FUNCTION messaging.submit_message(uuid, text, text, text, text, text[], text, integer, jsonb)
     OWNER TO warp_owner;
+-- Definer rights write as the owner: only the application roles may call it (not warp_readonly).
+REVOKE ALL ON FUNCTION messaging.submit_message(uuid, text, text, text, text, text[], text, integer, jsonb)
+    FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION messaging.submit_message(uuid, text, text, text, text, text[], text, integer, jsonb)
+    TO warp_app, warp_staff;
 
 -- ---------------------------------------------------------------------------------------------
 -- Status transitions: queued -> sending -> sent -> delivered | undelivered | failed; never backwards.
