@@ -137,6 +137,43 @@ JOIN routing.rate_deck d ON d.carrier_trunk_id = c.carrier_trunk_id AND d.prefix
 ORDER BY c.id, c.start_time, length(d.prefix) DESC
 """
 
+# Small windows (the worker's batches): per CDR, every prefix of its destination probed at once
+# through the (plan | trunk, prefix, effective_date) indexes, longest first. Exact for any prefix
+# length, so the plan/deck-wide prefix-length scans (a full pass over a 3M-row deck) are not needed.
+# The same answer as the bulk statements above (tests/cdr/test_cdr_rating_paths.py).
+_DEST_PREFIXES = "ARRAY(SELECT left(substr(e.dnis, 2), n) FROM generate_series(1, length(e.dnis) - 1) AS n)"
+
+_CUSTOMER_RATES_SMALL = f"""
+CREATE TEMP TABLE cdr_cust ON COMMIT DROP AS
+SELECT e.id, e.start_time, v.prefix, v.rate, v.interstate_rate, v.intrastate_rate, v.indeterminate_rate,
+       v.connection_fee, v.initial_increment, v.subsequent_increment, v.minimum_seconds
+FROM cdr_enr e
+CROSS JOIN LATERAL (
+    SELECT v.* FROM billing.voice_rates v
+    WHERE v.rate_plan_id = e.plan_id AND v.prefix = ANY ({_DEST_PREFIXES})
+      AND v.effective_date <= e.day AND (v.expires_date IS NULL OR v.expires_date > e.day)
+    ORDER BY length(v.prefix) DESC LIMIT 1
+) AS v
+WHERE e.plan_id IS NOT NULL
+"""
+
+_VENDOR_RATES_SMALL = f"""
+CREATE TEMP TABLE cdr_vend ON COMMIT DROP AS
+SELECT e.id, e.start_time, d.prefix, d.rate, d.interstate_rate, d.intrastate_rate, d.indeterminate_rate,
+       d.connection_fee, d.initial_increment, d.subsequent_increment
+FROM cdr_enr e
+CROSS JOIN LATERAL (
+    SELECT d.* FROM routing.rate_deck d
+    WHERE d.carrier_trunk_id = e.carrier_trunk_id AND d.prefix = ANY ({_DEST_PREFIXES})
+      AND d.effective_date <= e.day AND (d.expires_date IS NULL OR d.expires_date > e.day)
+    ORDER BY length(d.prefix) DESC LIMIT 1
+) AS d
+WHERE e.carrier_trunk_id IS NOT NULL
+"""
+
+SMALL_WINDOW = 20_000
+"""Windows of at most this many CDRs use the per-CDR index look-ups; larger ones the hash joins."""
+
 _RATED = """
 CREATE TEMP TABLE cdr_rated ON COMMIT DROP AS
 SELECT x.*,
@@ -324,13 +361,16 @@ def _rate_work(
     provider: LrnProvider | None,
     result: RatingResult,
     lengths: dict[str, Any] | None = None,
+    small_window: int = SMALL_WINDOW,
 ) -> None:
     """cdr_work -> cdr_rated (enriched + rated), and the summary counts added to ``result``.
 
     ``lengths`` caches the prefix lengths present in the plans/decks across windows of one run.
+    Windows of at most ``small_window`` CDRs find rates by index look-ups, larger ones by hash joins.
     """
     lengths = {} if lengths is None else lengths
     conn.execute("ANALYZE cdr_work")
+    small = int(_v(conn.execute("SELECT count(*) FROM cdr_work").fetchone(), 0)) <= small_window
     if provider is not None:
         numbers = [
             str(_v(r, 0)) for r in conn.execute("SELECT DISTINCT dnis FROM cdr_work WHERE d10 IS NOT NULL")
@@ -340,11 +380,15 @@ def _rate_work(
         result.lrn_errors.extend(lookup.errors)
     conn.execute(_ENRICH)
     conn.execute("ANALYZE cdr_enr")
-    if "customer" not in lengths:
-        lengths["customer"] = _v(conn.execute(_CUSTOMER_LENGTHS_ALL).fetchone(), 0)
-        lengths["vendor"] = _v(conn.execute(_VENDOR_LENGTHS_ALL).fetchone(), 0)
-    conn.execute(_CUSTOMER_RATES, {"lengths": lengths["customer"]})
-    conn.execute(_VENDOR_RATES, {"lengths": lengths["vendor"]})
+    if small:
+        conn.execute(_CUSTOMER_RATES_SMALL)
+        conn.execute(_VENDOR_RATES_SMALL)
+    else:
+        if "customer" not in lengths:
+            lengths["customer"] = _v(conn.execute(_CUSTOMER_LENGTHS_ALL).fetchone(), 0)
+            lengths["vendor"] = _v(conn.execute(_VENDOR_LENGTHS_ALL).fetchone(), 0)
+        conn.execute(_CUSTOMER_RATES, {"lengths": lengths["customer"]})
+        conn.execute(_VENDOR_RATES, {"lengths": lengths["vendor"]})
     conn.execute("ANALYZE cdr_cust; ANALYZE cdr_vend")
     conn.execute(_RATED)
     row = conn.execute(_SUMMARY).fetchone()
@@ -367,6 +411,7 @@ def process(
     batch: int = 1_000_000,
     provider: LrnProvider | None = None,
     progress: Progress | None = None,
+    small_window: int = SMALL_WINDOW,
 ) -> RatingResult:
     """Enrich and rate every pending CDR (no enriched row yet) starting at or after ``since``.
 
@@ -390,7 +435,7 @@ def process(
         hi = lo + window
         _drop_temps(conn)
         conn.execute(_WORK_PENDING, {"from": lo, "to": hi})
-        _rate_work(conn, provider, result, lengths)
+        _rate_work(conn, provider, result, lengths, small_window)
         conn.execute(_LOCK_PREPAID)
         row = conn.execute(_INSERT).fetchone()
         result.prepaid_debited += _v(row, 1)
@@ -410,6 +455,7 @@ def rerate(
     end: datetime,
     account_id: UUID | None = None,
     provider: LrnProvider | None = None,
+    small_window: int = SMALL_WINDOW,
 ) -> RatingResult:
     """Recompute rating of enriched CDRs in [start, end) (optionally one account); CDRs on issued invoices are skipped and reported."""
     if end <= start:
@@ -420,7 +466,7 @@ def rerate(
     conn.execute("SET LOCAL work_mem = '256MB'")
     _drop_temps(conn)
     conn.execute(_WORK_RERATE, params)
-    _rate_work(conn, provider, result)
+    _rate_work(conn, provider, result, small_window=small_window)
     conn.execute(_LOCK_PREPAID)
     row = conn.execute(_UPDATE).fetchone()
     result.changed = int(_v(row, 1))
