@@ -135,6 +135,8 @@ def test_vendors_and_contracts(client: TestClient, world: World) -> None:
         "invalid-period",
     )
 
+    due = client.get("/v1/vendors/contracts-due", headers=support)
+    assert due.status_code == 200 and due.json() == {"data": []}  # open-ended contract
     r = client.post(f"{base}/{contract['id']}/end", headers=admin, json={"end_date": "2025-06-30"})
     assert r.status_code == 200 and (r.json()["status"], r.json()["end_date"]) == ("TERMINATED", "2025-06-30")
     problem(client.post(f"{base}/{contract['id']}/end", headers=admin, json={}), 422, "invalid-contract")

@@ -55,6 +55,6 @@ def test_no_generated_staff_request_gets_a_server_error(world: World) -> None:
                     )
 
             check()
-    assert operations == 18
+    assert operations == 19
     assert failures == []
     assert statuses[200] > 0 and statuses[422] > 0 and statuses[404] > 0, statuses

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
@@ -252,6 +252,28 @@ def test_quarterly_periods_follow_the_start_date_without_drift(staff: psycopg.Co
     assert all(r["actual_spend"] == 0 and r["met"] is False for r in rows[:3])
 
 
+def test_contracts_due_for_a_decision(staff: psycopg.Connection[Any]) -> None:
+    today = date(2025, 6, 1)
+    vendor = svc.create_vendor(staff, name="Kilo", vendor_type="CARRIER")
+    start = date(2025, 1, 1)
+
+    def add(name: str, end: date | None, **kw: Any) -> None:
+        svc.add_contract(staff, vendor.id, name=name, start_date=start, end_date=end, **kw)
+
+    add("ends-in-10", today + timedelta(days=10))  # default notice 30 days
+    add("short-notice", today + timedelta(days=10), renewal_notice_days=5)  # not yet
+    add("lapsed", today - timedelta(days=1))  # ended but still ACTIVE
+    add("renews", today + timedelta(days=20), auto_renew=True, renewal_notice_days=60)
+    add("terminated", today - timedelta(days=3), status="TERMINATED")
+    add("open-ended", None)
+    rows = svc.contracts_due(staff, today)
+    assert [(r["contract_name"], r["days_left"], r["reason"]) for r in rows] == [
+        ("lapsed", -1, "ENDED_STILL_ACTIVE"),
+        ("ends-in-10", 10, "ENDS_SOON"),
+        ("renews", 20, "AUTO_RENEWS_SOON"),
+    ]
+
+
 def run(args: list[str]) -> Any:
     return CliRunner().invoke(app, args)
 
@@ -328,6 +350,7 @@ def test_cli_vendor_and_contract_lifecycle(db_url: str, monkeypatch: pytest.Monk
     (jan,) = json.loads(out.stdout)
     assert jan["spend_shortfall"] == "2500.00" and jan["met"] is False
 
+    assert run(["vendors", "contracts", "due", "--json"]).exit_code == 0  # open-ended: nothing due
     out = run(["vendors", "contracts", "end", contract["id"], "--on", "2025-06-30", "--json"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)["status"] == "TERMINATED"

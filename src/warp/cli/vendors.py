@@ -296,6 +296,31 @@ def contract_end(
         console.print(f"contract {contract.name}: {contract.status}, ended {contract.end_date}")
 
 
+@contracts_app.command("due")
+def contract_due(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """ACTIVE contracts ending within their renewal notice, or past their end date; exit 1 when any."""
+    with staff_connection() as conn:
+        rows = svc.contracts_due(conn)
+    if as_json:
+        print_json(rows)
+    else:
+        table = Table(title=f"Contracts needing a decision: {len(rows)}")
+        for col in ("vendor", "contract", "ends", "days left", "auto-renew", "reason"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(
+                r["vendor_name"],
+                r["contract_name"],
+                str(r["end_date"]),
+                str(r["days_left"]),
+                "yes" if r["auto_renew"] else "no",
+                r["reason"],
+            )
+        console.print(table)
+    if rows:
+        raise typer.Exit(1)
+
+
 @app.command("commitments")
 def commitments_cmd(
     start: str | None = typer.Option(None, "--from", help="First day (default: first of this month)."),

@@ -504,3 +504,27 @@ def commitments(
         )
         .fetchall()
     )
+
+
+DEFAULT_NOTICE_DAYS = 30
+
+
+def contracts_due(conn: psycopg.Connection[Any], today: date | None = None) -> list[dict[str, Any]]:
+    """ACTIVE contracts needing a decision: ending within their renewal notice (default 30 days), or
+    already past their end date while still ACTIVE. Each row says which (``reason``), days left, auto_renew."""
+    day = today or datetime.now(UTC).date()
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            "SELECT k.id AS contract_id, k.vendor_id, v.name AS vendor_name, k.name AS contract_name, k.end_date, "
+            "k.auto_renew, coalesce(k.renewal_notice_days, %(d)s) AS notice_days, k.end_date - %(t)s AS days_left, "
+            "CASE WHEN k.end_date < %(t)s THEN 'ENDED_STILL_ACTIVE' "
+            "     WHEN k.auto_renew THEN 'AUTO_RENEWS_SOON' ELSE 'ENDS_SOON' END AS reason "
+            "FROM vendor_mgmt.contracts k JOIN vendor_mgmt.vendors v ON v.id = k.vendor_id "
+            "WHERE k.status = 'ACTIVE' AND k.end_date IS NOT NULL "
+            "AND k.end_date - %(t)s <= coalesce(k.renewal_notice_days, %(d)s) "
+            "ORDER BY k.end_date, v.name, k.name",
+            {"t": day, "d": DEFAULT_NOTICE_DAYS},
+        )
+        .fetchall()
+    )

@@ -151,6 +151,12 @@ def commitments(
     return {"data": svc.commitments(tx.conn, t0, t1, vendor_id=vendor_id), "from": t0, "to": t1}
 
 
+@router.get("/v1/vendors/contracts-due")
+def contracts_due(tx: Tx = require("staff:read")) -> dict[str, Any]:
+    """ACTIVE contracts ending within their renewal notice (default 30 days) or already past their end date."""
+    return {"data": svc.contracts_due(tx.conn)}
+
+
 @router.get("/v1/vendors/{vendor_id}")
 def get_vendor(vendor_id: UUID, tx: Tx = require("staff:read")) -> Vendor:
     """One vendor."""
