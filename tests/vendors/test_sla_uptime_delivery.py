@@ -165,3 +165,37 @@ def test_delivery_rate_from_final_statuses_of_the_vendors_messages(db_url: str) 
     assert "10 messages with a final status, 8 delivered" in opened[0]["description"]
     assert opened[0]["severity"] == "CRITICAL"
     assert stored == {"n": 1}
+
+
+def test_a_window_is_judged_once_complete_on_all_of_its_data(db_url: str) -> None:
+    """A recent period (what maintenance checks) judges the DAY windows that ended in it, on the whole day:
+    a bad early hour alone neither breaches an unfinished day nor a day that recovered."""
+    day = H.replace(hour=0)
+    with psycopg.connect(db_url, row_factory=dict_row, autocommit=True) as conn:
+        v = vendor(conn, "Delta Voice", "CARRIER")
+        carrier = one(conn, "INSERT INTO routing.carriers (name) VALUES ('delta') RETURNING id")
+        conn.execute("INSERT INTO vendor_mgmt.carriers (carrier_id, vendor_id) VALUES (%s, %s)", (carrier, v))
+        trunk = one(
+            conn,
+            "INSERT INTO routing.carrier_trunks (carrier_id, name, host) VALUES (%s, 'd-1', 'sip.d') RETURNING id",
+            (carrier,),
+        )
+        calls = [(day + timedelta(hours=2), 503, 0)] * 4 + [(day + timedelta(hours=20), 200, 45)] * 6
+        for i, (at, code, duration) in enumerate(calls):
+            conn.execute(
+                "INSERT INTO cdr.raw_cdr (start_time, call_id, sip_code, duration, carrier_trunk_id) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (at + i * MIN, f"d-{i}", code, duration, trunk),
+            )
+        with tenant.transaction(conn, STAFF):
+            metrics.compute_metrics(conn, day, day + timedelta(days=1))
+        sla(conn, v, "ASR", "50", "DAY", carrier_id=carrier)
+        unfinished = check(conn, day + timedelta(hours=1), day + timedelta(hours=3))  # 02:00 alone: ASR 0
+        recovered = check(conn, day + timedelta(hours=23), day + timedelta(hours=25))  # whole day: 6/10
+        strict = sla(conn, v, "ASR", "70", "DAY", carrier_id=carrier)
+        breached = check(conn, day + timedelta(hours=23), day + timedelta(hours=25))
+    assert unfinished == [] and recovered == []
+    assert [(i["sla_id"], i["window_start_at"], i["observed_value"]) for i in breached] == [
+        (strict, day, Decimal("60.0000"))
+    ]
+    assert "(10 attempts)" in breached[0]["description"]

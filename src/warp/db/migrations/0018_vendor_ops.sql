@@ -128,80 +128,90 @@ BEGIN
         RAISE EXCEPTION 'SLA check: empty period % .. %', p_from, p_to USING ERRCODE = 'invalid_parameter_value';
     END IF;
     RETURN QUERY
-    WITH call_windows AS (
+    WITH windows AS (
+        -- Every complete measurement window (HOUR/DAY/MONTH, UTC) of an enabled SLA that ended in
+        -- (p_from, p_to] and overlaps the SLA's validity; it is judged on all of its data.
+        SELECT s.id AS sla_id, s.vendor_id, s.carrier_id, s.metric, s.comparator, s.target_value,
+               s.measurement_window, s.effective_date, s.expires_date,
+               w.ws AS window_start, w.ws + s.step AS window_end
+        FROM (SELECT x.*, ('1 ' || lower(x.measurement_window))::interval AS step
+              FROM vendor_mgmt.slas x WHERE x.enabled) AS s
+        CROSS JOIN LATERAL generate_series(date_trunc(lower(s.measurement_window), p_from, 'UTC'), p_to, s.step)
+            AS w(ws)
+        WHERE w.ws + s.step > p_from AND w.ws + s.step <= least(p_to, now())
+          AND w.ws + s.step > s.effective_date::timestamptz
+          AND (s.expires_date IS NULL OR w.ws < s.expires_date::timestamptz)
+    ), call_windows AS (
         -- Carrier SLAs measured on the hourly CDR metrics (ASR, ACD, PDD, NER; UPTIME = hours with traffic
         -- that had at least one network-effective call).
-        SELECT s.id AS sla_id, s.vendor_id, s.carrier_id, s.metric, s.comparator, s.target_value,
-               s.measurement_window,
-               date_trunc(lower(s.measurement_window), m.hour_start, 'UTC') AS window_start,
+        SELECT w.sla_id, w.vendor_id, w.carrier_id, w.metric, w.comparator, w.target_value,
+               w.measurement_window, w.window_start,
                sum(m.attempts) AS attempts, sum(m.answered) AS answered, sum(m.completed) AS completed,
                sum(m.acd_seconds * m.answered) AS acd_weighted,
                sum(m.pdd_ms * m.attempts) FILTER (WHERE m.pdd_ms IS NOT NULL) AS pdd_weighted,
                sum(m.attempts) FILTER (WHERE m.pdd_ms IS NOT NULL) AS pdd_attempts,
                count(*) FILTER (WHERE m.attempts > 0) AS hours,
                count(*) FILTER (WHERE m.attempts > 0 AND m.completed = 0) AS hours_down
-        FROM vendor_mgmt.slas s
+        FROM windows w
         JOIN vendor_mgmt.performance_metrics m
-          ON m.carrier_id = s.carrier_id AND m.carrier_trunk_id IS NULL
-        WHERE s.enabled AND s.carrier_id IS NOT NULL AND s.metric IN ('ASR', 'ACD', 'PDD', 'NER', 'UPTIME')
-          AND m.hour_start >= p_from AND m.hour_start < p_to
-          AND (m.hour_start AT TIME ZONE 'UTC')::date >= s.effective_date
-          AND (s.expires_date IS NULL OR (m.hour_start AT TIME ZONE 'UTC')::date < s.expires_date)
-        GROUP BY s.id, date_trunc(lower(s.measurement_window), m.hour_start, 'UTC')
+          ON m.carrier_id = w.carrier_id AND m.carrier_trunk_id IS NULL
+         AND m.hour_start >= w.window_start AND m.hour_start < w.window_end
+        WHERE w.carrier_id IS NOT NULL AND w.metric IN ('ASR', 'ACD', 'PDD', 'NER', 'UPTIME')
+          AND (m.hour_start AT TIME ZONE 'UTC')::date >= w.effective_date
+          AND (w.expires_date IS NULL OR (m.hour_start AT TIME ZONE 'UTC')::date < w.expires_date)
+        GROUP BY w.sla_id, w.vendor_id, w.carrier_id, w.metric, w.comparator, w.target_value,
+                 w.measurement_window, w.window_start
     ), call_observed AS (
-        SELECT w.sla_id, w.vendor_id, w.carrier_id, w.metric, w.comparator, w.target_value,
-               w.measurement_window, w.window_start,
-               round(CASE w.metric
-                   WHEN 'ASR' THEN 100.0 * w.answered / nullif(w.attempts, 0)
-                   WHEN 'NER' THEN 100.0 * w.completed / nullif(w.attempts, 0)
-                   WHEN 'ACD' THEN w.acd_weighted / nullif(w.answered, 0)
-                   WHEN 'PDD' THEN w.pdd_weighted / nullif(w.pdd_attempts, 0)
-                   WHEN 'UPTIME' THEN 100.0 * (w.hours - w.hours_down) / nullif(w.hours, 0)
+        SELECT c.sla_id, c.vendor_id, c.carrier_id, c.metric, c.comparator, c.target_value,
+               c.measurement_window, c.window_start,
+               round(CASE c.metric
+                   WHEN 'ASR' THEN 100.0 * c.answered / nullif(c.attempts, 0)
+                   WHEN 'NER' THEN 100.0 * c.completed / nullif(c.attempts, 0)
+                   WHEN 'ACD' THEN c.acd_weighted / nullif(c.answered, 0)
+                   WHEN 'PDD' THEN c.pdd_weighted / nullif(c.pdd_attempts, 0)
+                   WHEN 'UPTIME' THEN 100.0 * (c.hours - c.hours_down) / nullif(c.hours, 0)
                END, 4) AS value,
-               CASE WHEN w.metric = 'UPTIME'
-                    THEN format('%s hours with traffic, %s without a network-effective call', w.hours, w.hours_down)
-                    ELSE format('%s attempts', w.attempts) END AS basis
-        FROM call_windows w
+               CASE WHEN c.metric = 'UPTIME'
+                    THEN format('%s hours with traffic, %s without a network-effective call', c.hours, c.hours_down)
+                    ELSE format('%s attempts', c.attempts) END AS basis
+        FROM call_windows c
+    ), uptime_windows AS (
+        SELECT w.*, greatest(w.window_start, w.effective_date::timestamptz) AS lo,
+               least(w.window_end, coalesce(w.expires_date::timestamptz, 'infinity')) AS hi
+        FROM windows w
+        WHERE w.metric = 'UPTIME' AND w.carrier_id IS NULL
     ), checks AS (
-        -- Health checks of the providers of vendors with a provider UPTIME SLA: those in the period and,
-        -- per provider, the last one before it (its state holds until the next check).
+        -- Health checks of those vendors' providers from the earliest window on, plus, per provider,
+        -- the last one before it (a state holds until the next check).
         SELECT p.id AS provider_id, p.vendor_id, c.status, c.checked_at
         FROM vendor_mgmt.service_providers p
+        CROSS JOIN (SELECT min(u.lo) AS lo, max(u.hi) AS hi FROM uptime_windows u) AS b
         CROSS JOIN LATERAL (
             (SELECT h.status, h.checked_at FROM vendor_mgmt.provider_health_checks h
-             WHERE h.service_provider_id = p.id AND h.checked_at < p_from
+             WHERE h.service_provider_id = p.id AND h.checked_at < b.lo
              ORDER BY h.checked_at DESC LIMIT 1)
             UNION ALL
             SELECT h.status, h.checked_at FROM vendor_mgmt.provider_health_checks h
-            WHERE h.service_provider_id = p.id AND h.checked_at >= p_from AND h.checked_at < p_to
+            WHERE h.service_provider_id = p.id AND h.checked_at >= b.lo AND h.checked_at < b.hi
         ) AS c
-        WHERE p.vendor_id IN (SELECT s.vendor_id FROM vendor_mgmt.slas s
-                              WHERE s.enabled AND s.metric = 'UPTIME' AND s.carrier_id IS NULL)
+        WHERE p.vendor_id IN (SELECT u.vendor_id FROM uptime_windows u)
     ), segments AS (
         SELECT k.vendor_id, k.provider_id, k.status, k.checked_at AS seg_start,
                coalesce(lead(k.checked_at) OVER (PARTITION BY k.provider_id ORDER BY k.checked_at),
                         'infinity'::timestamptz) AS seg_end
         FROM checks k
     ), provider_windows AS (
-        SELECT s.id AS sla_id, s.vendor_id, s.carrier_id, s.metric, s.comparator, s.target_value,
-               s.measurement_window, w.window_start,
-               sum(extract(epoch FROM least(g.seg_end, w.hi) - greatest(g.seg_start, w.lo))) AS observed_s,
-               coalesce(sum(extract(epoch FROM least(g.seg_end, w.hi) - greatest(g.seg_start, w.lo)))
+        SELECT u.sla_id, u.vendor_id, u.carrier_id, u.metric, u.comparator, u.target_value,
+               u.measurement_window, u.window_start,
+               sum(extract(epoch FROM least(g.seg_end, u.hi) - greatest(g.seg_start, u.lo))) AS observed_s,
+               coalesce(sum(extract(epoch FROM least(g.seg_end, u.hi) - greatest(g.seg_start, u.lo)))
                             FILTER (WHERE g.status <> 'DOWN'), 0) AS up_s,
                count(DISTINCT g.provider_id) AS providers
-        FROM vendor_mgmt.slas s
-        CROSS JOIN LATERAL (
-            SELECT ws AS window_start,
-                   greatest(ws, p_from, s.effective_date::timestamptz) AS lo,
-                   least(ws + ('1 ' || lower(s.measurement_window))::interval, p_to, now(),
-                         coalesce(s.expires_date::timestamptz, 'infinity')) AS hi
-            FROM generate_series(date_trunc(lower(s.measurement_window), p_from, 'UTC'), p_to,
-                                 ('1 ' || lower(s.measurement_window))::interval) AS ws
-            WHERE ws < p_to
-        ) AS w
-        JOIN segments g ON g.vendor_id = s.vendor_id AND g.seg_start < w.hi AND g.seg_end > w.lo
-        WHERE s.enabled AND s.metric = 'UPTIME' AND s.carrier_id IS NULL AND w.hi > w.lo
-        GROUP BY s.id, w.window_start
+        FROM uptime_windows u
+        JOIN segments g ON g.vendor_id = u.vendor_id AND g.seg_start < u.hi AND g.seg_end > u.lo
+        WHERE u.hi > u.lo
+        GROUP BY u.sla_id, u.vendor_id, u.carrier_id, u.metric, u.comparator, u.target_value,
+                 u.measurement_window, u.window_start
     ), provider_observed AS (
         SELECT w.sla_id, w.vendor_id, w.carrier_id, w.metric, w.comparator, w.target_value,
                w.measurement_window, w.window_start,
@@ -211,21 +221,21 @@ BEGIN
         FROM provider_windows w
     ), delivery_observed AS (
         -- Outbound messages the vendor's providers carried that reached a final status.
-        SELECT s.id AS sla_id, s.vendor_id, s.carrier_id, s.metric, s.comparator, s.target_value,
-               s.measurement_window,
-               date_trunc(lower(s.measurement_window), m.created_at, 'UTC') AS window_start,
+        SELECT w.sla_id, w.vendor_id, w.carrier_id, w.metric, w.comparator, w.target_value,
+               w.measurement_window, w.window_start,
                round(100.0 * count(*) FILTER (WHERE m.status = 'DELIVERED') / count(*), 4) AS value,
                format('%s messages with a final status, %s delivered', count(*),
                       count(*) FILTER (WHERE m.status = 'DELIVERED')) AS basis
-        FROM vendor_mgmt.slas s
-        JOIN vendor_mgmt.service_providers p ON p.vendor_id = s.vendor_id
+        FROM windows w
+        JOIN vendor_mgmt.service_providers p ON p.vendor_id = w.vendor_id
         JOIN messaging.mdr m ON m.service_provider_id = p.id
-        WHERE s.enabled AND s.metric = 'DELIVERY_RATE'
+         AND m.created_at >= w.window_start AND m.created_at < w.window_end
+        WHERE w.metric = 'DELIVERY_RATE'
           AND m.direction = 'OUTBOUND' AND m.status IN ('DELIVERED', 'UNDELIVERED', 'FAILED', 'REJECTED')
-          AND m.created_at >= p_from AND m.created_at < p_to
-          AND m.created_at >= s.effective_date::timestamptz
-          AND (s.expires_date IS NULL OR m.created_at < s.expires_date::timestamptz)
-        GROUP BY s.id, date_trunc(lower(s.measurement_window), m.created_at, 'UTC')
+          AND m.created_at >= w.effective_date::timestamptz
+          AND (w.expires_date IS NULL OR m.created_at < w.expires_date::timestamptz)
+        GROUP BY w.sla_id, w.vendor_id, w.carrier_id, w.metric, w.comparator, w.target_value,
+                 w.measurement_window, w.window_start
     ), breached AS (
         SELECT o.* FROM (
             SELECT * FROM call_observed
@@ -257,7 +267,8 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION vendor_mgmt.check_sla_breaches(timestamptz, timestamptz) IS
-    'Opens one incident per breached SLA and measurement window for data in [p_from, p_to) (idempotent); returns '
+    'Judges every complete measurement window (HOUR/DAY/MONTH, UTC) of each enabled SLA that ended in '
+    '(p_from, p_to], on all of its data, and opens one incident per breached SLA and window (idempotent); returns '
     'the incidents opened now. Carrier SLAs (carrier_id set): ASR/ACD/PDD/NER from the hourly metrics, UPTIME = % '
     'of hours with traffic that had a network-effective call. Vendor UPTIME (no carrier): time-weighted share of '
     'the window its service providers were not DOWN per their health checks (a state holds until the next check). '
