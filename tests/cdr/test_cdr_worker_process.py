@@ -153,3 +153,52 @@ def test_parse_interval(text: str, seconds: float) -> None:
 def test_parse_interval_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="interval"):
         parse_interval(text)
+
+
+def test_cycles_rate_their_batch_and_sweeps_rate_everything_pending(
+    db_url: str, acc_world: Any, tmp_path: Any
+) -> None:
+    from cdr_helpers import write_csv
+
+    from warp.cdr.ingest import import_file
+    from warp.db import tenant
+    from warp.workers import cdr as worker
+
+    with psycopg.connect(db_url) as conn:
+        # an imported file (older calls) is pending; the first cycle of a run sweeps it up
+        with tenant.transaction(conn, tenant.Context(staff=True)):
+            import_file(
+                conn, write_csv(tmp_path / "old.csv", cdr_rows(7, prefix="old", start="2026-11-09 08:00:00"))
+            )
+        add_acc_rows(conn, cdr_rows(5, prefix="acc1"))
+        conn.commit()
+        first = worker.run_cycle(conn, sweep=True)
+        assert (first.ingest.inserted, first.rating.cdrs, first.hours) == (5, 12, 2)
+        # another old file, then a batch: a non-sweep cycle rates its batch only
+        with tenant.transaction(conn, tenant.Context(staff=True)):
+            import_file(
+                conn,
+                write_csv(tmp_path / "old2.csv", cdr_rows(4, prefix="old2", start="2026-11-09 09:00:00")),
+            )
+        add_acc_rows(conn, cdr_rows(3, prefix="acc2", start="2026-11-10 13:00:00"))
+        conn.commit()
+        batch_only = worker.run_cycle(conn, sweep=False)
+        assert (batch_only.ingest.inserted, batch_only.rating.cdrs, batch_only.hours) == (3, 3, 1)
+        assert (
+            one(
+                conn,
+                "SELECT count(*) FROM cdr.raw_cdr r WHERE NOT EXISTS (SELECT 1 FROM cdr.enriched_cdr e "
+                "WHERE e.raw_cdr_id = r.id AND e.start_time = r.start_time)",
+            )
+            == 4
+        )
+        idle = worker.run_cycle(conn, sweep=False)  # nothing ingested, no sweep: nothing to do
+        assert (idle.ingest.rows, idle.rating.cdrs) == (0, 0)
+        swept = worker.run_cycle(conn, sweep=True)
+        assert (swept.ingest.rows, swept.rating.cdrs, swept.hours) == (0, 4, 1)
+        assert (
+            one(conn, "SELECT count(*) FROM cdr.enriched_cdr")
+            == one(conn, "SELECT count(*) FROM cdr.raw_cdr")
+            == 19
+        )
+        assert one(conn, "SELECT sum(attempts) FROM cdr.hourly_summary") == 19

@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,8 @@ class IngestResult:
     unidentified: int = 0
     problems: list[tuple[str, int, str]] = field(default_factory=list)
     seconds: float = 0.0
+    first_start: datetime | None = None
+    """Earliest start time among the rows kept (acc_cdrs batches only): what the worker rates from."""
 
     def add(self, other: IngestResult) -> None:
         self.rows += other.rows
@@ -443,6 +446,12 @@ def ingest_acc_batch(
                 cp.write_row(list(r.values()) if isinstance(r, dict) else list(r))
         result = _load_stage(
             conn, name=source, source="ACC", extra=[], tz=tz, staged_problems=[], started=started
+        )
+        result.first_start = _v(
+            conn.execute(
+                "SELECT min(cdr.parse_timestamp(start_time, %s)) FROM cdr_ingest_stage", (tz,)
+            ).fetchone(),
+            0,
         )
         high = max(int(_v(r, 0)) for r in rows)
         conn.execute(

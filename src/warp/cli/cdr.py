@@ -312,6 +312,12 @@ def worker_cmd(
         envvar="WARP_ACC_DATABASE_URL",
         help="Database holding acc_cdrs when it is not WARP's own.",
     ),
+    sweep: str = typer.Option(
+        "5m",
+        "--sweep",
+        help="How often a cycle rates every pending CDR (file imports, earlier failures); "
+        "the others rate the CDRs they ingested.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No line per cycle, only the final summary."),
     as_json: bool = typer.Option(False, "--json", help="Final summary as JSON."),
 ) -> None:
@@ -320,6 +326,7 @@ def worker_cmd(
     cycle in progress, then exit 0."""
     try:
         interval_s = cdr_worker.parse_interval(interval)
+        sweep_s = cdr_worker.parse_interval(sweep)
     except ValueError as exc:
         raise InvalidCdrInput(str(exc)) from exc
     stop = threading.Event()
@@ -354,6 +361,7 @@ def worker_cmd(
             interval_s=interval_s,
             batch=batch,
             once=once,
+            sweep_s=sweep_s,
             on_cycle=_cycle,
             on_error=_error,
         )

@@ -1,9 +1,10 @@
 """The CDR pipeline worker: ingest new Kamailio acc_cdrs rows, enrich + rate them, refresh hourly summaries.
 
 One *cycle* is one transaction: the next ``batch`` acc_cdrs rows above the watermark are ingested
-(the watermark, cdr.ingest_watermarks, advances in the same transaction), every pending raw CDR is
-enriched and rated (prepaid ledgers debited), and the hourly summaries of the hours those CDRs fall
-in are recomputed. A crash or kill at any point therefore loses nothing, duplicates nothing and
+(the watermark, cdr.ingest_watermarks, advances in the same transaction), the new raw CDRs are
+enriched and rated (prepaid ledgers debited; every pending CDR, e.g. from file imports, on the first
+cycle and every ``sweep_s`` seconds), and the hourly summaries of the hours those CDRs fall in are
+recomputed. A crash or kill at any point therefore loses nothing, duplicates nothing and
 leaves no CDR ingested-but-unrated or rated-but-unsummarised: the next run continues where the last
 commit ended. ``run`` repeats cycles (without pausing while acc_cdrs has a backlog, ``interval_s``
 apart when idle) until ``stop`` is set; a SIGTERM/SIGINT handler sets it, so the cycle in progress
@@ -130,22 +131,26 @@ def run_cycle(
     rate: bool = True,
     provider: LrnProvider | None = None,
     use_registry: bool = True,
+    sweep: bool = True,
 ) -> CycleResult:
-    """Ingest up to ``batch`` acc_cdrs rows, rate everything pending, refresh the touched hours: ONE transaction.
+    """Ingest up to ``batch`` acc_cdrs rows, rate, refresh the touched hours: ONE transaction.
 
-    ``provider`` answers LRN look-ups; without one, the vendor_mgmt ``lrn_lookup`` providers are
-    used when ``use_registry`` and any is enabled.
+    With ``sweep`` every pending CDR is rated (file imports, CDRs left by an earlier failure: a scan
+    of all raw CDRs); without, only those starting at or after the batch's earliest start time (the
+    batch itself, cheap: partitions and the BRIN index on start_time limit the scan). ``provider``
+    answers LRN look-ups; without one, the vendor_mgmt ``lrn_lookup`` providers are used when
+    ``use_registry`` and any is enabled.
     """
     started = time.monotonic()
     with tenant.transaction(conn, WORKER):
         ingested = ingest_acc_batch(conn, source=source, table=table, source_conn=source_conn, batch=batch)
         rated = rating.RatingResult(revenue=Decimal(0), cost=Decimal(0), prepaid_debited=Decimal(0))
         hours = {"hours": 0, "rows": 0}
-        if rate:
+        if rate and (sweep or ingested.first_start is not None):
             lrn = (
                 provider if provider is not None else (registry_lrn_provider(conn) if use_registry else None)
             )
-            rated = rating.process(conn, provider=lrn)
+            rated = rating.process(conn, provider=lrn, since=None if sweep else ingested.first_start)
             hours = summary.summarize_hour_set(conn, rated.hours)
     return CycleResult(
         ingest=ingested,
@@ -168,6 +173,7 @@ def run_once(
 ) -> IngestResult:
     """Cycles until acc_cdrs has nothing above the watermark; returns the ingest totals."""
     total = IngestResult(source=source)
+    sweep = True
     while True:
         cycle = run_cycle(
             conn,
@@ -177,7 +183,9 @@ def run_once(
             batch=batch,
             rate=rate,
             provider=provider,
+            sweep=sweep,
         )
+        sweep = False
         total.add(cycle.ingest)
         if cycle.ingest.rows < batch:
             return total
@@ -193,6 +201,7 @@ def run(
     interval_s: float = 5.0,
     batch: int = DEFAULT_BATCH,
     once: bool = False,
+    sweep_s: float = 300.0,
     provider: LrnProvider | None = None,
     on_cycle: Callable[[CycleResult], None] | None = None,
     on_error: Callable[[str], None] | None = None,
@@ -201,16 +210,20 @@ def run(
 
     Between cycles the loop does not pause while the last batch was full (a backlog), and waits
     ``interval_s`` (woken early by ``stop``) when it was not. ``stop`` is only looked at between
-    cycles: a cycle in progress always commits (or rolls back as a whole). Database errors are
-    reported to ``on_error`` and retried after ``interval_s`` (with ``once`` they are raised).
+    cycles: a cycle in progress always commits (or rolls back as a whole). The first cycle, and then
+    one every ``sweep_s`` seconds, rates every pending CDR; the others rate what they ingested.
+    Database errors are reported to ``on_error`` and retried after ``interval_s`` (with ``once``
+    they are raised).
     """
     totals = WorkerTotals()
+    last_sweep: float | None = None
     while not stop.is_set():
         try:
             with psycopg.connect(url) as conn:
                 source_conn = psycopg.connect(source_url, autocommit=True) if source_url else None
                 try:
                     while not stop.is_set():
+                        sweep = last_sweep is None or time.monotonic() - last_sweep >= sweep_s
                         cycle = run_cycle(
                             conn,
                             source=source,
@@ -218,7 +231,10 @@ def run(
                             source_conn=source_conn,
                             batch=batch,
                             provider=provider,
+                            sweep=sweep,
                         )
+                        if sweep:
+                            last_sweep = time.monotonic()
                         totals.add(cycle)
                         if cycle.busy and on_cycle is not None:
                             on_cycle(cycle)
