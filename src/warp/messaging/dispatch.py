@@ -165,9 +165,10 @@ def _error_of(exc: BaseException) -> tuple[str, str]:
     cause = exc.__cause__
     if isinstance(exc, ProviderError):
         return exc.code, exc.message
-    code = cause.code if isinstance(cause, ProviderError) else getattr(exc, "code", "vendor-error")
+    if isinstance(cause, ProviderError):  # a plugin wrapping the vendor's own error
+        return cause.code[:32], cause.message
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return str(code)[:32], str(message)
+    return str(getattr(exc, "code", "vendor-error"))[:32], str(message)
 
 
 @dataclass
@@ -233,7 +234,7 @@ def dispatch_batch(
                 ref = str(c.sender.send(message))[:128]
             except FAILURES as exc:
                 code, text = _error_of(exc)
-                errors.append(f"{c.name}: {text}")
+                errors.append(text if c.name in text else f"{c.name}: {text}")
                 h.failures += 1
                 h.streak += 1
                 h.last_error = text
