@@ -8,11 +8,11 @@ import psycopg
 import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
-from warp_auth_fixtures import TEST_POLICY, World
 
 from warp.api.app import create_app
 from warp.api.deps import AUTHENTICATED, Tx, WarpRoute, require
 from warp.errors import WarpError
+from warp_auth_fixtures import TEST_POLICY, World
 
 
 class Refused(WarpError):
@@ -21,7 +21,9 @@ class Refused(WarpError):
 
 
 def _rename(tx: Tx, name: str) -> None:
-    tx.conn.execute("UPDATE accounts.accounts SET legal_name = %s WHERE id = %s", (name, tx.principal.account_id))
+    tx.conn.execute(
+        "UPDATE accounts.accounts SET legal_name = %s WHERE id = %s", (name, tx.principal.account_id)
+    )
 
 
 @pytest.fixture
