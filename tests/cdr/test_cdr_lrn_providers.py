@@ -120,3 +120,45 @@ def test_worker_uses_the_registry(db_url: str) -> None:
             one(conn, "SELECT count(*) FROM cdr.lrn_cache WHERE service_provider_id = %s", (ids["backup"],))
             == 3
         )
+
+
+def test_cli_process_uses_the_registry(db_url: str, tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    with psycopg.connect(db_url, autocommit=True) as admin:
+        build_world(admin)
+        ids = add_providers(admin)
+    env = {**os.environ, "WARP_DATABASE_URL": db_url}
+    cli = [sys.executable, "-m", "warp.cli.main", "cdr"]
+    path = write_csv(tmp_path / "a.csv", cdr_rows(8))
+    subprocess.run([*cli, "import", str(path), "--json"], env=env, check=True, capture_output=True)
+    out = subprocess.run([*cli, "process", "--json"], env=env, check=True, capture_output=True, text=True)
+    result = json.loads(out.stdout)
+    assert result["cdrs"] == 8 and result["lrn_looked_up"] == 3 and result["lrn_errors"] == []
+    with psycopg.connect(db_url, autocommit=True) as check:
+        assert (
+            one(check, "SELECT count(*) FROM cdr.lrn_cache WHERE service_provider_id = %s", (ids["backup"],))
+            == 3
+        )
+        assert (
+            one(check, "SELECT health_status FROM vendor_mgmt.service_providers WHERE name = 'dip-primary'")
+            == "DOWN"
+        )
+    # --no-lrn-lookup: cache only; with the cached answers expired, nothing is asked
+    with psycopg.connect(db_url, autocommit=True) as admin:
+        admin.execute("UPDATE cdr.lrn_cache SET expires_at = now() - interval '1 second'")
+    subprocess.run(
+        [*cli, "import", str(write_csv(tmp_path / "b.csv", cdr_rows(8, prefix="b"))), "--json"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    out = subprocess.run(
+        [*cli, "process", "--json", "--no-lrn-lookup"], env=env, check=True, capture_output=True, text=True
+    )
+    assert json.loads(out.stdout)["lrn_looked_up"] == 0
+    with psycopg.connect(db_url, autocommit=True) as check:
+        assert one(check, "SELECT count(*) FROM cdr.lrn_cache WHERE expires_at > now()") == 0
