@@ -153,6 +153,10 @@ def test_cli_slas_and_incidents(db_url: str, monkeypatch: pytest.MonkeyPatch) ->
     assert out.exit_code == 0, out.output
     added = json.loads(out.stdout)
     assert (added["metric"], added["target_value"], added["carrier_id"]) == ("DELIVERY_RATE", "97.5000", None)
+    shown = json.loads(runner.invoke(app, ["vendors", "show", "Gamma", "--json"]).stdout)
+    assert sorted(s["metric"] for s in shown["slas"]) == ["DELIVERY_RATE", "UPTIME"]
+    assert [i["id"] for i in shown["open_incidents"]] == [str(incident)]
+    assert runner.invoke(app, ["vendors", "show", "Gamma"]).exit_code == 0
     out = runner.invoke(app, ["vendors", "slas", "list", "Gamma", "--json"])
     assert sorted(s["metric"] for s in json.loads(out.stdout)) == ["DELIVERY_RATE", "UPTIME"]
     assert runner.invoke(app, ["vendors", "slas", "disable", added["id"]]).exit_code == 0

@@ -167,7 +167,7 @@ def show_cmd(
     vendor: str = typer.Argument(..., help="Vendor name or id."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """A vendor with its contracts, carriers, service providers and open incidents."""
+    """A vendor with its contracts, SLAs, carriers, service providers and open incidents."""
     with staff_connection() as conn:
         data = svc.vendor_overview(conn, svc.find_vendor(conn, vendor).id)
     if as_json:
@@ -177,6 +177,12 @@ def show_cmd(
         return
     _vendor_table([data["vendor"]], f"Vendor {data['vendor'].name}")
     _contract_table(data["contracts"], "Contracts")
+    for sla in data["slas"]:
+        op = ">=" if sla["comparator"] == "GTE" else "<="
+        state = "" if sla["enabled"] else " (disabled)"
+        console.print(
+            f"SLA {sla['metric']} {op} {sla['target_value']} per {sla['measurement_window'].lower()}{state}"
+        )
     console.print("carriers: " + (", ".join(c["name"] for c in data["carriers"]) or "none"))
     console.print("providers: " + (", ".join(p["name"] for p in data["providers"]) or "none"))
     for i in data["open_incidents"]:

@@ -272,7 +272,7 @@ def update_vendor(conn: psycopg.Connection[Any], vendor_id: UUID, **changes: Any
 
 
 def vendor_overview(conn: psycopg.Connection[Any], vendor_id: UUID) -> dict[str, Any]:
-    """A vendor with its contracts, carriers, service providers and open incidents (``warp vendors show``)."""
+    """A vendor with its contracts, SLAs, carriers, service providers and open incidents (``warp vendors show``)."""
     vendor = get_vendor(conn, vendor_id)
     cur = conn.cursor(row_factory=dict_row)
     carriers = cur.execute(
@@ -291,9 +291,15 @@ def vendor_overview(conn: psycopg.Connection[Any], vendor_id: UUID) -> dict[str,
         "ORDER BY opened_at DESC, id LIMIT 100",
         (vendor_id,),
     ).fetchall()
+    slas = cur.execute(
+        "SELECT id, carrier_id, metric, comparator, target_value, measurement_window, enabled FROM vendor_mgmt.slas "
+        "WHERE vendor_id = %s ORDER BY metric, created_at, id",
+        (vendor_id,),
+    ).fetchall()
     return {
         "vendor": vendor,
         "contracts": list_contracts(conn, vendor_id),
+        "slas": slas,
         "carriers": carriers,
         "providers": providers,
         "open_incidents": incidents,
