@@ -46,11 +46,13 @@ COMMENT ON FUNCTION billing.call_charge(integer, numeric, integer, integer, nume
 CREATE FUNCTION cdr.number_chars(p_raw text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    -- Fast path: a number that is already digits (with an optional +) is returned as is (what the
-    -- two replacements would give); only decorated ones (sip:..@host, formatting) pay for them.
+    -- Fast paths: a number that is already digits (with an optional +) is returned as is, and a
+    -- plain URI (sip:+12125550100@host, tel:...) gives its digits with one match (what the two
+    -- replacements would give); only other decorated forms pay for the replacements.
     SELECT CASE WHEN p_raw ~ '^\+?[0-9]+$' THEN p_raw
-                ELSE regexp_replace(regexp_replace(btrim(p_raw), '^(sips?|tel):|[@;].*$', '', 'g'),
-                                    '[[:space:]().-]', '', 'g') END
+                ELSE coalesce(substring(p_raw FROM '^(?:sips?|tel):(\+?[0-9]+)(?:[@;]|$)'),
+                              regexp_replace(regexp_replace(btrim(p_raw), '^(sips?|tel):|[@;].*$', '', 'g'),
+                                             '[[:space:]().-]', '', 'g')) END
 $$;
 COMMENT ON FUNCTION cdr.number_chars(text) IS
     'A switch-reported number without sip:/tel: URI decoration, parameters and formatting characters.';
