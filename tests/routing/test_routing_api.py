@@ -209,3 +209,30 @@ def test_lcr_customers_see_no_costs_staff_see_everything(client: TestClient, wor
     assert r.status_code == 404 and r.json()["detail"].startswith("account_id:")
     r = client.get("/v1/routing/lcr", headers=globex, params={"destination": "12O2"})
     assert r.status_code == 422 and r.json()["detail"].startswith("destination:")
+
+
+def test_lcr_on_a_customer_trunk_uses_its_partition_override(client: TestClient, world: World) -> None:  # noqa: F811
+    globex = bearer(world.key(world.globex, scopes=RW))
+    acme = bearer(world.key(world.acme, scopes=RW))
+    sbc = make(client, globex, name="sbc")["id"]
+    theirs = make(client, acme, name="acme-sbc")["id"]
+    with psycopg.connect(world.url, autocommit=True) as conn:
+        usual, special = ctrunk(conn, "usual"), ctrunk(conn, "special")
+        rate(conn, usual, "1", "0.0050")
+        rate(conn, special, "1", "0.0090")
+        assign(conn, world.globex, partition(conn, "main", [usual]))
+        conn.execute(
+            "INSERT INTO routing.account_partitions (account_id, trunk_id, partition_id) VALUES (%s, %s, %s)",
+            (world.globex, sbc, partition(conn, "vip", [special])),
+        )
+    dest = {"destination": "+12025550100"}
+    r = client.get("/v1/routing/lcr", headers=globex, params=dest)
+    assert r.status_code == 200, r.text
+    assert [c["carrier_trunk"] for c in r.json()["candidates"]] == ["usual"]
+    r = client.get("/v1/routing/lcr", headers=globex, params={**dest, "trunk_id": sbc})
+    assert r.status_code == 200, r.text
+    assert [c["carrier_trunk"] for c in r.json()["candidates"]] == ["special"]
+    assert r.json()["partition_source"] == "trunk"
+    # another tenant's trunk is not visible: not found, naming the field
+    r = client.get("/v1/routing/lcr", headers=globex, params={**dest, "trunk_id": theirs})
+    assert r.status_code == 404 and r.json()["detail"].startswith("trunk:"), r.text
