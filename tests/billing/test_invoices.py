@@ -303,3 +303,38 @@ def test_a_rerun_writes_only_the_lines_that_change(conn: psycopg.Connection[Any]
     # the interstate voice line and the taxes on it changed; the total is still the sum of the lines
     total = conn.execute("SELECT total FROM billing.invoices WHERE account_id = %s", (acct,)).fetchone()
     assert total == conn.execute("SELECT sum(amount) FROM billing.invoice_items").fetchone()
+
+
+def test_invoice_lines_are_audited_once_per_invoice_and_statement(conn: psycopg.Connection[Any]) -> None:
+    acct = account(conn, "AUDITED", state=None)
+    cdrs(conn, acct, n=2, charge=Decimal("1"), jurisdiction="INTRASTATE")
+    mdrs(conn, acct, n=2, charge=Decimal("0.01"))
+    run(conn)
+    inv_id = invoice(conn, acct)[0]
+    trail = (
+        "SELECT action, old_row, new_row, account_id, actor_type FROM audit.audit_log "
+        "WHERE table_name = 'invoice_items' AND record_id = %s ORDER BY created_at, action"
+    )
+    rows = conn.execute(trail, (str(inv_id),)).fetchall()
+    assert [(r[0], r[3], r[4]) for r in rows] == [("INSERT", acct, "STAFF")]
+    lines = rows[0][2]["lines"]
+    assert sorted((line["item_type"], line["amount"]) for line in lines) == [
+        ("MESSAGING", 0.02),
+        ("VOICE", 2.0),
+    ]
+
+    cdrs(conn, acct, n=1, charge=Decimal("1"), jurisdiction="INTRASTATE", day="2026-11-21")
+    run(conn)  # the voice line changes: its old version deleted, the new one inserted, both recorded whole
+    rows = conn.execute(trail, (str(inv_id),)).fetchall()
+    assert [r[0] for r in rows] == ["INSERT", "DELETE", "INSERT"]
+    assert [line["amount"] for line in rows[1][1]["lines"]] == [2.0]
+    assert [line["amount"] for line in rows[2][2]["lines"]] == [3.0]
+    conn.execute("UPDATE billing.invoice_items SET description = 'renamed' WHERE invoice_id = %s", (inv_id,))
+    update = conn.execute(
+        "SELECT action, old_row, new_row FROM audit.audit_log WHERE table_name = 'invoice_items' "
+        "AND record_id = %s ORDER BY created_at DESC LIMIT 1",
+        (str(inv_id),),
+    ).fetchone()
+    assert update is not None and update[0] == "UPDATE"
+    assert {line["description"] for line in update[2]["lines"]} == {"renamed"}
+    assert len(update[1]["lines"]) == 2

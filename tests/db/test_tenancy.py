@@ -66,6 +66,7 @@ NOT_AUDITED = {
     "billing.balance_ledger": "append-only ledger: it is the history",
     "billing.usage_summary": "derived aggregate",
     "billing.billing_events": "outbox of events (issue writes one per invoice); delivery tracked in webhook_events",
+    "billing.invoice_items": "audited per statement: one entry per invoice with all its lines (bulk-written)",
     "vendor_mgmt.performance_metrics": "derived aggregate",
 }
 

@@ -432,6 +432,71 @@ CREATE TRIGGER invoice_items_delete_guard_trg AFTER DELETE ON billing.invoice_it
     REFERENCING OLD TABLE AS old_items
     FOR EACH STATEMENT EXECUTE FUNCTION billing.invoice_items_stmt_guard_trg();
 
+-- The audit trail of invoice lines: one audit.audit_log row per invoice and statement (record_id = the
+-- invoice id; old_row/new_row = {"lines": [...every line, whole...]}), written set-based, instead of the
+-- generic row trigger (1-3 ms per line on a busy machine: more than half of an invoice run). Same
+-- content, same actor and request columns as audit.log_change.
+CREATE FUNCTION billing.invoice_items_audit_trg() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog
+AS $$
+DECLARE
+    actor text := current_setting('warp.actor_id', true);
+    actor_kind text := upper(coalesce(current_setting('warp.actor_type', true), ''));
+    uuid_re constant text := '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+    v_actor_type text;
+    v_actor_id uuid;
+    v_request text := left(nullif(current_setting('warp.request_id', true), ''), 128);
+BEGIN
+    v_actor_type := CASE WHEN actor_kind IN ('USER', 'API_KEY', 'STAFF', 'SYSTEM') THEN actor_kind ELSE 'SYSTEM' END;
+    v_actor_id := CASE WHEN actor ~ uuid_re THEN actor::uuid END;
+    -- (Each transition table exists only for its events, hence one statement per event.)
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO audit.audit_log (schema_name, table_name, record_id, action, new_row, account_id, actor_type,
+                                     actor_id, request_id)
+        SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, x.invoice_id::text, TG_OP,
+               jsonb_build_object('lines', jsonb_agg(to_jsonb(x) ORDER BY x.sort_order, x.id)),
+               (array_agg(x.account_id))[1], v_actor_type, v_actor_id, v_request
+        FROM new_items x GROUP BY x.invoice_id;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO audit.audit_log (schema_name, table_name, record_id, action, old_row, account_id, actor_type,
+                                     actor_id, request_id)
+        SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, x.invoice_id::text, TG_OP,
+               jsonb_build_object('lines', jsonb_agg(to_jsonb(x) ORDER BY x.sort_order, x.id)),
+               (array_agg(x.account_id))[1], v_actor_type, v_actor_id, v_request
+        FROM old_items x GROUP BY x.invoice_id;
+    ELSE
+        INSERT INTO audit.audit_log (schema_name, table_name, record_id, action, old_row, new_row, account_id,
+                                     actor_type, actor_id, request_id)
+        SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, coalesce(o.invoice_id, n.invoice_id)::text, TG_OP,
+               jsonb_build_object('lines', o.lines), jsonb_build_object('lines', n.lines),
+               coalesce(o.account_id, n.account_id), v_actor_type, v_actor_id, v_request
+        FROM (SELECT x.invoice_id, (array_agg(x.account_id))[1] AS account_id,
+                     jsonb_agg(to_jsonb(x) ORDER BY x.sort_order, x.id) AS lines
+              FROM old_items x GROUP BY x.invoice_id) AS o
+        FULL JOIN (SELECT x.invoice_id, (array_agg(x.account_id))[1] AS account_id,
+                          jsonb_agg(to_jsonb(x) ORDER BY x.sort_order, x.id) AS lines
+                   FROM new_items x GROUP BY x.invoice_id) AS n
+               ON n.invoice_id = o.invoice_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION billing.invoice_items_audit_trg() IS
+    'Statement-level audit of billing.invoice_items: per statement, one audit.audit_log row per invoice touched '
+    '(record_id = invoice id) with the whole lines before (old_row.lines) and after (new_row.lines).';
+ALTER FUNCTION billing.invoice_items_audit_trg() OWNER TO warp_owner;
+DROP TRIGGER invoice_items_audit_trg ON billing.invoice_items;
+CREATE TRIGGER invoice_items_audit_insert_trg AFTER INSERT ON billing.invoice_items
+    REFERENCING NEW TABLE AS new_items
+    FOR EACH STATEMENT EXECUTE FUNCTION billing.invoice_items_audit_trg();
+CREATE TRIGGER invoice_items_audit_update_trg AFTER UPDATE ON billing.invoice_items
+    REFERENCING OLD TABLE AS old_items NEW TABLE AS new_items
+    FOR EACH STATEMENT EXECUTE FUNCTION billing.invoice_items_audit_trg();
+CREATE TRIGGER invoice_items_audit_delete_trg AFTER DELETE ON billing.invoice_items
+    REFERENCING OLD TABLE AS old_items
+    FOR EACH STATEMENT EXECUTE FUNCTION billing.invoice_items_audit_trg();
+
 CREATE FUNCTION billing.calculate_invoice_total(p_invoice_id uuid)
     RETURNS TABLE (subtotal numeric, tax_total numeric, total numeric)
     LANGUAGE plpgsql
