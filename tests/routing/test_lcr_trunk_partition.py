@@ -184,3 +184,18 @@ def test_cli_assigns_a_trunk_override_and_routes_with_it(
     bad = runner.invoke(app, ["lcr", DEST, "--account", "ACME", "--trunk", "nope"])
     # main() turns WarpErrors into a message and exit status; CliRunner sees the exception itself.
     assert bad.exit_code != 0 and "no trunk named 'nope'" in str(bad.exception)
+
+
+def test_the_switch_routes_with_the_calling_trunks_override(conn: Conn, world: dict[str, Any]) -> None:
+    """kamailio.route (what Kamailio asks per INVITE) passes the trunk identify_trunk found."""
+
+    def switch(trunk_id: UUID | None) -> list[str]:
+        rows = conn.execute(
+            "SELECT carrier_trunk FROM kamailio.route(%s, %s, NULL, 5, %s::uuid)",
+            (world["acct"], DEST, trunk_id),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    assert switch(world["special"]) == ["b"]
+    assert switch(world["plain"]) == ["a"]
+    assert switch(None) == ["a"]

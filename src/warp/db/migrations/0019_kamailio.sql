@@ -3,7 +3,7 @@
 -- The switch logs in as a member of the role warp_kamailio and sees only the schema `kamailio`:
 --   kamailio.identify_trunk(source)           per INVITE: the enabled customer trunk whose ACL holds the
 --                                              source address, with its capacity limits (403 when none)
---   kamailio.route(account, dnis, ani, limit) per INVITE: WARP's least cost routing (routing.calculate_lcr)
+--   kamailio.route(account, dnis, ani, limit, trunk) per INVITE: WARP's least cost routing (routing.calculate_lcr)
 --                                              as SIP URIs, in the order to try them
 --   kamailio.address                          the same ACLs as a `permissions`-module address view
 --   kamailio.acc_cdrs                         where the `acc` module writes one CDR per call; the CDR
@@ -106,7 +106,8 @@ GRANT EXECUTE ON FUNCTION kamailio.identify_trunk(text) TO warp_kamailio, warp_s
 -- ---------------------------------------------------------------------------------------------
 -- Routes for the switch
 
-CREATE FUNCTION kamailio.route(p_account_id uuid, p_dnis text, p_ani text DEFAULT NULL, p_limit integer DEFAULT 5)
+CREATE FUNCTION kamailio.route(p_account_id uuid, p_dnis text, p_ani text DEFAULT NULL, p_limit integer DEFAULT 5,
+                               p_trunk_id uuid DEFAULT NULL)
     RETURNS TABLE (rank integer, carrier_trunk text, uri text, carrier text, rate numeric)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog
@@ -122,17 +123,18 @@ BEGIN
     SELECT l.rank, l.carrier_trunk, 'sip:' || coalesce(ct.tech_prefix, '') || v_dest || '@' || ct.host || ':'
                || ct.port || CASE WHEN ct.transport = 'udp' THEN '' ELSE ';transport=' || ct.transport END,
            l.carrier, l.rate
-    FROM routing.calculate_lcr(v_dest, p_account_id, v_origin, p_limit, now()) AS l
+    FROM routing.calculate_lcr(v_dest, p_account_id, v_origin, p_limit, now(), p_trunk_id) AS l
     JOIN routing.carrier_trunks ct ON ct.id = l.carrier_trunk_id
     ORDER BY l.rank;
 END
 $$;
-COMMENT ON FUNCTION kamailio.route(uuid, text, text, integer) IS
-    'For Kamailio, per INVITE: routing.calculate_lcr for the account, destination and origin as SIP URIs of '
+COMMENT ON FUNCTION kamailio.route(uuid, text, text, integer, uuid) IS
+    'For Kamailio, per INVITE: routing.calculate_lcr for the account, destination, origin and calling trunk '
+    '(its routing-partition override applies) as SIP URIs of '
     'the carrier trunks (tech prefix + E.164 digits @ host:port), in the order to try; no row = no route.';
-ALTER FUNCTION kamailio.route(uuid, text, text, integer) OWNER TO warp_owner;
-REVOKE ALL ON FUNCTION kamailio.route(uuid, text, text, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION kamailio.route(uuid, text, text, integer) TO warp_kamailio, warp_staff;
+ALTER FUNCTION kamailio.route(uuid, text, text, integer, uuid) OWNER TO warp_owner;
+REVOKE ALL ON FUNCTION kamailio.route(uuid, text, text, integer, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION kamailio.route(uuid, text, text, integer, uuid) TO warp_kamailio, warp_staff;
 
 -- ---------------------------------------------------------------------------------------------
 -- The same ACLs for the permissions module (allow_source_address / reload over JSON-RPC), if an
