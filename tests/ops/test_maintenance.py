@@ -19,6 +19,7 @@ STEPS = [
     "retention",
     "expired sessions",
     "expired reservations",
+    "aged numbers",
     "carrier metrics + SLAs",
     "refresh reporting views",
     "update statistics",
@@ -37,18 +38,28 @@ def test_run_twice_is_idempotent_and_reports_every_step(db_url: str) -> None:
             (account[0],),
         )
         conn.execute(
+            "INSERT INTO numbers.inventory (number, status, aging_expires_at) VALUES "
+            "('+12125550101', 'AGING', now() - interval '1 day'), ('+12125550102', 'AGING', now() + interval '1 day')"
+        )
+        conn.execute(
             "INSERT INTO cdr.raw_cdr (start_time, call_id, sip_code, duration, account_id) VALUES (%s, 'c1', 200, 5, %s)",
             (datetime.now(UTC) - timedelta(minutes=30), account[0]),
         )
     first = service.run(db_url)
     assert [s.name for s in first.steps] == STEPS and first.ok, first.as_dict()
     assert "1 expired reservations released" in first.steps[3].detail
+    assert first.steps[4].detail == "1 aged numbers made available"
     second = service.run(db_url)
     assert second.ok, second.as_dict()
     assert second.steps[0].detail == "created 0"
     assert "0 expired reservations released" in second.steps[3].detail
+    assert second.steps[4].detail == "0 aged numbers made available"
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT sum(attempts) FROM reporting.hourly_traffic").fetchone() == (1,)
+        statuses = conn.execute(
+            "SELECT number, status FROM numbers.inventory WHERE number LIKE '+1212555010_' ORDER BY 1"
+        ).fetchall()
+        assert statuses[1:] == [("+12125550101", "AVAILABLE"), ("+12125550102", "AGING")]
 
 
 def test_a_concurrent_run_skips_while_the_lock_is_held(db_url: str) -> None:

@@ -84,6 +84,10 @@ def _reservations(conn: psycopg.Connection[Any]) -> str:
     return f"{_scalar(conn, 'SELECT numbers.cleanup_expired_reservations()')} expired reservations released"
 
 
+def _aged_numbers(conn: psycopg.Connection[Any]) -> str:
+    return f"{_scalar(conn, 'SELECT numbers.recycle_aged_numbers()')} aged numbers made available"
+
+
 def _metrics(conn: psycopg.Connection[Any]) -> str:
     now = datetime.now(UTC)
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
@@ -101,6 +105,7 @@ STEPS: list[tuple[str, Callable[[psycopg.Connection[Any]], str]]] = [
     ("retention", _retention),
     ("expired sessions", _sessions),
     ("expired reservations", _reservations),
+    ("aged numbers", _aged_numbers),
     ("carrier metrics + SLAs", _metrics),
     ("refresh reporting views", _refresh),
 ]
