@@ -100,12 +100,11 @@ class Tx:
     def conn(self) -> psycopg.Connection[Any]:
         if not self._applied:
             conn = self._connection()
-            # One round trip for BEGIN, the tenant settings and the key's last use (pipeline mode),
-            # instead of one each.
-            with conn.pipeline():
-                tenant.apply(conn, self.principal.context(self.request_id))
-                if self.principal.needs_touch and self.principal.api_key_id is not None:
-                    api_keys.touch_last_used(conn, self.principal.api_key_id)
+            # Not pipelined: psycopg syncs after its implicit BEGIN even in pipeline mode, so a
+            # pipeline saves no round trip here and costs client CPU (docs/performance.md).
+            tenant.apply(conn, self.principal.context(self.request_id))
+            if self.principal.needs_touch and self.principal.api_key_id is not None:
+                api_keys.touch_last_used(conn, self.principal.api_key_id)
             self._applied = True
         assert self._conn is not None
         return self._conn
