@@ -12,9 +12,9 @@ the principal (``warp.db.tenant``: role warp_app, tenant, actor, request id) and
 handler as ``tx.conn``; it commits when the handler returns and rolls back when it raises, before
 the response is sent. The dependency itself is async: a key found in the in-process cache is
 authenticated and rate-limited on the event loop, and the transaction opens on the handler's first
-use of ``tx.conn`` in the handler's worker thread (two thread-pool hops per request: the handler
-and the commit); session tokens and uncached keys are looked up in a worker thread, inside the
-request's transaction. ``tests/api/test_routes.py`` fails for a route that declares nothing.
+use of ``tx.conn`` in the handler's worker thread, which also commits (one thread-pool hop per
+request, see ``WarpRoute``); session tokens and uncached keys are looked up in a worker thread,
+inside the request's transaction. ``tests/api/test_routes.py`` fails for a route that declares nothing.
 
 Every router is built with ``route_class=WarpRoute``: a plain (``def``) handler then runs in ONE
 worker-thread hop together with its transaction's commit or rollback, and FastAPI validates the
