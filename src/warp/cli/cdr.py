@@ -59,6 +59,15 @@ def _problems(problems: list[dict[str, Any]], limit: int = 50) -> None:
         err_console.print(f"... and {len(problems) - limit} more (use --json for all)")
 
 
+def _report_import(title: str, data: dict[str, Any], as_json: bool) -> None:
+    """An import's counts as JSON, or as a table with its bad lines on stderr."""
+    if as_json:
+        print_json(data)
+        return
+    console.print(_table(title, data))
+    _problems(data["problems"])
+
+
 @app.command("import")
 def import_cmd(
     files: list[Path] = typer.Argument(..., help="CDR files."),
@@ -204,9 +213,7 @@ def lerg_import(
     """Import LERG data (NPA-NXX rows are inserted or updated)."""
     with staff_connection() as conn:
         data = reference.import_lerg(conn, file, skip_bad=skip_bad).as_dict()
-    print_json(data) if as_json else console.print(_table("LERG import", data))
-    if not as_json:
-        _problems(data["problems"])
+    _report_import("LERG import", data, as_json)
 
 
 @lrn_app.command("import")
@@ -218,9 +225,7 @@ def lrn_import(
     """Import LNP data into the LRN cache."""
     with staff_connection() as conn:
         data = reference.import_lrn(conn, file, skip_bad=skip_bad).as_dict()
-    print_json(data) if as_json else console.print(_table("LRN import", data))
-    if not as_json:
-        _problems(data["problems"])
+    _report_import("LRN import", data, as_json)
 
 
 @vendor_app.command("import")
@@ -233,9 +238,7 @@ def vendor_import(
     """Import a carrier's CDRs (a file re-imported replaces its rows)."""
     with staff_connection() as conn:
         data = reconcile.import_vendor_cdrs(conn, carrier, file, tz=tz).as_dict()
-    print_json(data) if as_json else console.print(_table("Vendor CDR import", data))
-    if not as_json:
-        _problems(data["problems"])
+    _report_import("Vendor CDR import", data, as_json)
 
 
 def reconcile_cmd(
