@@ -458,24 +458,24 @@ def sla_list(
     console.print(table)
 
 
-@slas_app.command("disable")
-def sla_disable(sla_id: str = typer.Argument(..., help="SLA id.")) -> None:
-    """Stop evaluating an SLA."""
+def _set_sla_enabled(sla_id: str, enabled: bool) -> None:
     sid = _uuid(sla_id, "sla_id")
     assert sid is not None
     with staff_connection() as conn:
-        row = slas.set_sla_enabled(conn, sid, False)
-    console.print(f"SLA {row.id} disabled")
+        row = slas.set_sla_enabled(conn, sid, enabled)
+    console.print(f"SLA {row.id} {'enabled' if enabled else 'disabled'}")
+
+
+@slas_app.command("disable")
+def sla_disable(sla_id: str = typer.Argument(..., help="SLA id.")) -> None:
+    """Stop evaluating an SLA."""
+    _set_sla_enabled(sla_id, False)
 
 
 @slas_app.command("enable")
 def sla_enable(sla_id: str = typer.Argument(..., help="SLA id.")) -> None:
     """Evaluate an SLA again."""
-    sid = _uuid(sla_id, "sla_id")
-    assert sid is not None
-    with staff_connection() as conn:
-        row = slas.set_sla_enabled(conn, sid, True)
-    console.print(f"SLA {row.id} enabled")
+    _set_sla_enabled(sla_id, True)
 
 
 @incidents_app.command("list")
