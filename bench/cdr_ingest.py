@@ -33,24 +33,13 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rich.console import Console
 from rich.table import Table
 
-from warp.cdr.ingest import import_file
+from warp.cdr.ingest import ACC_COLUMNS, import_file
 from warp.db import tenant
 from warp.db.connection import database_url
 from warp.db.migrate import migrate
 
-HEADER = [
-    "start_time",
-    "end_time",
-    "duration",
-    "callid",
-    "src_ip",
-    "from_user",
-    "ruri_user",
-    "sip_code",
-    "sip_reason",
-    "carrier_trunk",
-    "pdd_ms",
-]
+# The columns Kamailio's acc module writes (the same contract the acc_cdrs worker reads).
+HEADER = list(ACC_COLUMNS)
 
 
 def scratch_db(base_url: str, name: str) -> str:
