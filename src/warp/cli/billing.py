@@ -9,13 +9,13 @@ from pathlib import Path
 from uuid import UUID
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
+from rich.progress import TaskID
 from rich.table import Table
 
 from warp.billing import cycles, invoices, payments, rate_plans
 from warp.billing.documents import render_csv, render_pdf
 from warp.billing.errors import InvalidBilling
-from warp.cli.output import console, err_console, print_json
+from warp.cli.output import console, err_console, print_json, step_progress
 from warp.cli.session import staff_connection
 
 rate_plans_app = typer.Typer(help="Customer rate plans.", no_args_is_help=True)
@@ -65,15 +65,7 @@ def run(
 ) -> None:
     """Build (or regenerate) one DRAFT invoice per account for the period; issued invoices are left alone."""
     start, end = invoices.parse_period(period)
-    progress = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        disable=as_json,
-        transient=True,
-    )
+    progress = step_progress(disable=as_json)
     with progress:
         task = progress.add_task("usage and lines", total=None)
 
@@ -158,15 +150,7 @@ def billing_worker(
     from warp.db.connection import database_url
     from warp.workers.billing import BillingWorker
 
-    progress = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        disable=as_json,
-        transient=True,
-    )
+    progress = step_progress(disable=as_json)
     tasks: dict[str, TaskID] = {}
 
     def advance(period: date, step: str, done: int, total: int) -> None:
