@@ -27,6 +27,8 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
+from warp.db import csvcopy
+
 KINDS = ("voice", "messaging", "numbers")
 DATES = ("effective_date", "expires_date")
 
@@ -88,13 +90,7 @@ def detect_kind(columns: list[str]) -> str | None:
 
 
 def header_problems(spec: Spec, columns: list[str]) -> list[str]:
-    problems = []
-    unknown = [c for c in columns if c not in spec.known]
-    if unknown:
-        problems.append(f"unknown column(s) {', '.join(unknown)} (known: {', '.join(spec.known)})")
-    dupes = sorted({c for c in columns if columns.count(c) > 1})
-    if dupes:
-        problems.append(f"column(s) given twice: {', '.join(dupes)}")
+    problems = csvcopy.column_problems(columns, spec.known)
     missing = [c for c in spec.required if c not in columns]
     if missing:
         problems.append(f"missing required column(s) {', '.join(missing)}")

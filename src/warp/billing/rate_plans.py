@@ -73,13 +73,7 @@ def _header(path: Path) -> list[str]:
     names = csvcopy.header(path)
     if not names:
         raise RatePlanImportError(f"{path.name}: line 1: missing header (need at least prefix and rate)")
-    problems = []
-    unknown = [c for c in names if c not in KNOWN]
-    if unknown:
-        problems.append(f"unknown column(s) {', '.join(unknown)} (known: {', '.join(KNOWN)})")
-    dupes = sorted({c for c in names if names.count(c) > 1})
-    if dupes:
-        problems.append(f"column(s) given twice: {', '.join(dupes)}")
+    problems = csvcopy.column_problems(names, KNOWN)
     if "prefix" not in names:
         problems.append("missing required column prefix")
     if not any(c in names for c in rate_import.RATE_COLUMNS):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,18 @@ def header(path: Path) -> list[str]:
     if not first.strip():
         return []
     return [c.strip().lower() for c in next(csv.reader([first]))]
+
+
+def column_problems(names: list[str], known: Sequence[str]) -> list[str]:
+    """What is wrong with a header's columns: names not in ``known``, names given twice."""
+    problems = []
+    unknown = [c for c in names if c not in known]
+    if unknown:
+        problems.append(f"unknown column(s) {', '.join(unknown)} (known: {', '.join(known)})")
+    dupes = sorted({c for c in names if names.count(c) > 1})
+    if dupes:
+        problems.append(f"column(s) given twice: {', '.join(dupes)}")
+    return problems
 
 
 def copy_file(

@@ -9,7 +9,6 @@ unterminated quotes), a Python pass finds every such line instead.
 
 from __future__ import annotations
 
-import csv
 import json
 import time
 import uuid
@@ -80,18 +79,10 @@ class ImportResult:
 
 def read_header(path: Path) -> list[str]:
     """The CSV header's column names, normalised (lower case, trimmed), validated."""
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        first = fh.readline()
-    if not first.strip():
+    names = csvcopy.header(path)
+    if not names:
         raise RateImportError(f"{path.name}: line 1: missing header (need at least prefix and rate)")
-    names = [c.strip().lower() for c in next(csv.reader([first]))]
-    problems = []
-    unknown = [c for c in names if c not in KNOWN]
-    if unknown:
-        problems.append(f"unknown column(s) {', '.join(unknown)} (known: {', '.join(KNOWN)})")
-    dupes = sorted({c for c in names if names.count(c) > 1})
-    if dupes:
-        problems.append(f"column(s) given twice: {', '.join(dupes)}")
+    problems = csvcopy.column_problems(names, KNOWN)
     if "prefix" not in names:
         problems.append("missing required column prefix")
     if not any(c in names for c in RATE_COLUMNS):
