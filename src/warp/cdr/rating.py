@@ -219,8 +219,29 @@ WHERE ab.billing_cycle = 'PREPAID' AND ab.account_id IN (SELECT DISTINCT account
 ORDER BY ab.account_id FOR UPDATE
 """
 
+
+# Prepaid postings of a rating statement: the CTE ``{rows}`` (id, account_id, amount, after = the running
+# balance) becomes ledger rows of ``{entry_type}``, and each account's balance moves by their sum (CTE
+# ``moved``). Shared by the insert and the re-rate statements below.
+def _post_ledger(rows: str, entry_type: str, description: str) -> str:
+    return f"""ledger AS (
+    INSERT INTO billing.balance_ledger (account_id, entry_type, amount, balance_after, source_type, source_id,
+                                        description)
+    SELECT account_id, '{entry_type}', amount, after, 'CDR', id, '{description}' FROM {rows}
+    RETURNING account_id, amount
+),
+moved AS (
+    UPDATE billing.account_balance ab SET balance = ab.balance + s.total
+    FROM (SELECT account_id, sum(amount) AS total FROM ledger GROUP BY account_id) AS s
+    WHERE ab.account_id = s.account_id
+    RETURNING s.total
+)
+"""
+
+
 # Insert enriched rows, debit prepaid accounts and move their balances: one statement, one snapshot.
-_INSERT = """
+_INSERT = (
+    """
 WITH ins AS (
     INSERT INTO cdr.enriched_cdr (start_time, raw_cdr_id, account_id, trunk_id, carrier_trunk_id, direction, ani,
         dnis, lrn, jurisdiction, origin_state, terminating_state, terminating_lata, terminating_ocn, answered,
@@ -240,23 +261,15 @@ debits AS (
     FROM ins JOIN billing.account_balance ab ON ab.account_id = ins.account_id AND ab.billing_cycle = 'PREPAID'
     WHERE ins.customer_charge > 0
 ),
-ledger AS (
-    INSERT INTO billing.balance_ledger (account_id, entry_type, amount, balance_after, source_type, source_id,
-                                        description)
-    SELECT account_id, 'CHARGE', amount, after, 'CDR', id, 'call' FROM debits
-    RETURNING account_id, amount
-),
-moved AS (
-    UPDATE billing.account_balance ab SET balance = ab.balance + s.total
-    FROM (SELECT account_id, sum(amount) AS total FROM ledger GROUP BY account_id) AS s
-    WHERE ab.account_id = s.account_id
-    RETURNING s.total
-)
-SELECT (SELECT count(*) FROM ins), (SELECT coalesce(-sum(total), 0) FROM moved)
 """
+    + _post_ledger("debits", "CHARGE", "call")
+    + """SELECT (SELECT count(*) FROM ins), (SELECT coalesce(-sum(total), 0) FROM moved)
+"""
+)
 
 # Re-rate: update in place; prepaid accounts get one ADJUSTMENT per changed CDR (old - new charge).
-_UPDATE = """
+_UPDATE = (
+    """
 WITH old AS (
     SELECT e.id, e.start_time, e.account_id, coalesce(e.customer_charge, 0) AS charge
     FROM cdr.enriched_cdr e JOIN cdr_rated r ON r.id = e.raw_cdr_id AND r.start_time = e.start_time
@@ -281,22 +294,13 @@ deltas AS (
     JOIN billing.account_balance ab ON ab.account_id = u.account_id AND ab.billing_cycle = 'PREPAID'
     WHERE o.charge <> u.charge
 ),
-ledger AS (
-    INSERT INTO billing.balance_ledger (account_id, entry_type, amount, balance_after, source_type, source_id,
-                                        description)
-    SELECT account_id, 'ADJUSTMENT', amount, after, 'CDR', id, 'call re-rated' FROM deltas
-    RETURNING account_id, amount
-),
-moved AS (
-    UPDATE billing.account_balance ab SET balance = ab.balance + s.total
-    FROM (SELECT account_id, sum(amount) AS total FROM ledger GROUP BY account_id) AS s
-    WHERE ab.account_id = s.account_id
-    RETURNING s.total
-)
-SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM upd u JOIN old o ON o.id = u.id
+"""
+    + _post_ledger("deltas", "ADJUSTMENT", "call re-rated")
+    + """SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM upd u JOIN old o ON o.id = u.id
                                     AND o.start_time = u.start_time WHERE o.charge <> u.charge),
        (SELECT coalesce(sum(total), 0) FROM moved)
 """
+)
 
 # The UTC hours the rated CDRs fall in (their hourly summaries are then out of date).
 _HOURS = "SELECT DISTINCT date_trunc('hour', start_time, 'UTC') FROM cdr_rated"
