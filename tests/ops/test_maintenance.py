@@ -22,6 +22,7 @@ STEPS = [
     "aged numbers",
     "carrier metrics + SLAs",
     "refresh reporting views",
+    "prepared rate imports",
     "update statistics",
 ]
 

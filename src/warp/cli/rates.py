@@ -10,6 +10,7 @@ from rich.table import Table
 
 from warp.cli.output import console, err_console, print_json
 from warp.cli.session import staff_connection
+from warp.db.connection import connect, database_url
 from warp.routing import rate_import
 from warp.routing.errors import RateImportError
 
@@ -24,8 +25,18 @@ def import_(
     merge: bool = typer.Option(False, "--merge", help="Update only the prefixes in the file (default)."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Load the good lines, report the bad ones."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+    single_transaction: bool = typer.Option(
+        False,
+        "--single-transaction",
+        help="Load a big deck on one connection: slower, but readers never see half of the new deck "
+        "(a parallel load commits its two halves a few milliseconds apart).",
+    ),
 ) -> None:
-    """Import a rate deck (all or nothing unless --skip-bad)."""
+    """Import a rate deck (all or nothing unless --skip-bad).
+
+    Decks of 16 MiB or more load on two connections (two-phase commit): all or nothing, but lookups
+    may see one half of the new deck for the few milliseconds between the two commits.
+    """
     if replace and merge:
         raise typer.BadParameter("give --replace or --merge, not both")
     mode = "replace" if replace else "merge"
@@ -45,6 +56,7 @@ def import_(
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
+        url = None if single_transaction else database_url()
         try:
             with staff_connection() as conn:
                 result = rate_import.import_rates(
@@ -54,10 +66,17 @@ def import_(
                     mode=mode,
                     skip_bad=skip_bad,
                     progress=advance,
+                    url=url,
                 )
         except RateImportError:
             progress.stop()
             raise
+        finally:
+            if url is not None:
+                # A big deck loads on two connections: the helper's prepared half follows our commit
+                # (or rollback) now (ADR 0006).
+                with connect(url, autocommit=True) as side:
+                    rate_import.resolve_prepared(side)
     if as_json:
         print_json(result.as_dict())
         return

@@ -215,6 +215,8 @@ class LocalCluster:
                 "listen_addresses": f"'{self.listen_host or ''}'",
                 "unix_socket_directories": f"'{self.socket_dir}'",
                 "port": str(self.port),
+                # Parallel rate-deck imports prepare their helper transaction (two-phase commit).
+                "max_prepared_transactions": "16",
                 **self.server_options,
             }
             opts = " ".join(f"-c {key}={value}" for key, value in options.items())

@@ -21,6 +21,7 @@ from warp.cdr.maintenance import maintain_partitions
 from warp.compliance.service import apply_retention
 from warp.db import tenant
 from warp.reporting.service import refresh_all
+from warp.routing import rate_import
 from warp.vendors import metrics
 
 LOCK_KEY = "warp.maintenance"
@@ -121,6 +122,8 @@ def run(url: str) -> RunReport:
         try:
             for name, step in STEPS:
                 report.steps.append(_timed(name, partial(_in_staff_tx, conn, step)))
+            # Parallel rate imports whose coordinator ended: commit/roll back the prepared helper half.
+            report.steps.append(_timed("prepared rate imports", lambda: _prepared_imports(conn)))
             # Statistics for the planner: ANALYZE runs as the connecting (owner/superuser) role.
             report.steps.append(_timed("update statistics", lambda: _analyze(conn)))
         finally:
@@ -131,6 +134,11 @@ def run(url: str) -> RunReport:
 def _in_staff_tx(conn: psycopg.Connection[Any], step: Callable[[psycopg.Connection[Any]], str]) -> str:
     with tenant.transaction(conn, STAFF):
         return step(conn)
+
+
+def _prepared_imports(conn: psycopg.Connection[Any]) -> str:
+    committed, rolled_back = rate_import.resolve_prepared(conn)
+    return f"{committed} committed, {rolled_back} rolled back"
 
 
 def _analyze(conn: psycopg.Connection[Any]) -> str:

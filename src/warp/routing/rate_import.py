@@ -10,8 +10,14 @@ unterminated quotes), a Python pass finds every such line instead.
 from __future__ import annotations
 
 import json
+import mmap
+import re
+import threading
 import time
 import uuid
+from collections.abc import Callable
+from concurrent import futures
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,6 +25,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from warp.db import csvcopy
 from warp.routing.errors import InvalidRouting, RateImportError
@@ -41,6 +48,9 @@ OPTIONAL = (
 KNOWN = (*REQUIRED, *OPTIONAL)
 MODES = ("merge", "replace")
 MAX_REPORTED = 1000  # problems kept in the result (all are counted)
+# Files at least this big load on two connections when the caller gives the database URL (ADR 0006);
+# ~16 MiB is ~600k rows of a typical deck. Smaller decks are not worth the extra connections.
+PARALLEL_MIN_BYTES = 16 << 20
 
 Progress = csvcopy.Progress
 
@@ -131,7 +141,7 @@ _INT = r"^[1-9][0-9]{0,5}$"
 # One pass over the staging table: every problem of every line. Values are trimmed first.
 _CHECK_SQL = f"""
 WITH s AS (
-    SELECT coalesce(src_line, row_no + 1) AS line,
+    SELECT coalesce(src_line, row_no + 1 + %(offset)s) AS line,
            nullif(btrim(prefix), '') AS prefix, nullif(btrim(rate), '') AS rate,
            nullif(btrim(interstate_rate), '') AS interstate_rate,
            nullif(btrim(intrastate_rate), '') AS intrastate_rate,
@@ -142,7 +152,7 @@ WITH s AS (
            nullif(btrim(effective_date), '') AS effective_date,
            nullif(btrim(expires_date), '') AS expires_date,
            destination_name, country_code
-    FROM rate_import_stage
+    FROM __STAGE__
 )
 -- array_remove first: only the bad lines reach unnest (14 candidate rows per line otherwise).
 SELECT p.line, problem FROM (
@@ -177,8 +187,8 @@ ORDER BY p.line
 """
 
 _TYPED_SQL = """
-CREATE TEMP TABLE rate_import_rows ON COMMIT DROP AS
-SELECT coalesce(src_line, row_no + 1) AS line,
+CREATE __KIND__ TABLE __ROWS__ __ON_COMMIT__ AS
+SELECT coalesce(src_line, row_no + 1 + %(offset)s) AS line,
        btrim(prefix) AS prefix,
        nullif(btrim(destination_name), '') AS destination_name,
        nullif(btrim(country_code), '') AS country_code,
@@ -191,7 +201,7 @@ SELECT coalesce(src_line, row_no + 1) AS line,
        coalesce(nullif(btrim(subsequent_increment), '')::integer, 1) AS subsequent_increment,
        coalesce(nullif(btrim(effective_date), '')::date, %(today)s::date) AS effective_date,
        nullif(btrim(expires_date), '')::date AS expires_date
-FROM rate_import_stage
+FROM __STAGE__
 """
 
 # Two rows of the file for one prefix whose periods overlap (the deck's exclusion constraint would
@@ -202,7 +212,7 @@ FROM (
     SELECT line, prefix, effective_date,
            lag(line) OVER w AS prev_line, lag(expires_date) OVER w AS prev_expires,
            lag(effective_date) OVER w AS prev_effective
-    FROM rate_import_rows
+    FROM __ROWS__
     WINDOW w AS (PARTITION BY prefix ORDER BY effective_date, line)
 ) AS x
 WHERE prev_line IS NOT NULL AND (prev_expires IS NULL OR prev_expires > effective_date)
@@ -219,6 +229,8 @@ def import_rates(
     skip_bad: bool = False,
     today: date | None = None,
     progress: Progress | None = None,
+    url: str | None = None,
+    parallel_min_bytes: int = PARALLEL_MIN_BYTES,
 ) -> ImportResult:
     """Load a CSV rate deck for ``carrier_trunk`` atomically.
 
@@ -226,6 +238,13 @@ def import_rates(
     row's effective date are closed (or dropped); other prefixes are untouched. ``replace``: the whole
     current deck is closed at the file's earliest effective date, so prefixes missing from the file stop
     routing. Bad lines abort the import (all reported) unless ``skip_bad``.
+
+    ``url`` (the database ``conn`` is connected to) lets a file of at least ``parallel_min_bytes`` load
+    on two cores: a helper connection loads half of the prefixes in a prepared (two-phase) transaction
+    whose fate follows the caller's transaction. The caller must then call :func:`resolve_prepared`
+    after committing (or rolling back); ``warp maintenance run`` and the next import of the trunk do it
+    too after a crash. Without ``url``, or when the server has ``max_prepared_transactions = 0``, the
+    whole deck loads in the caller's transaction (ADR 0006).
     """
     started = time.monotonic()
     if mode not in MODES:
@@ -236,11 +255,23 @@ def import_rates(
     columns = read_header(path)
     trunk = get_carrier_trunk(conn, carrier_trunk)
     result = ImportResult(carrier_trunk=trunk.name, mode=mode)
-    params = {"today": today, "trunk": trunk.id}
+    params: dict[str, Any] = {"today": today, "trunk": trunk.id, "offset": 0}
 
     with conn.transaction():
-        # One import per carrier trunk at a time.
-        conn.execute("SELECT 1 FROM routing.carrier_trunks WHERE id = %s FOR UPDATE", (trunk.id,))
+        # One import per carrier trunk at a time. NO KEY UPDATE (not UPDATE): a parallel import's helper
+        # inserts deck rows whose foreign key check takes KEY SHARE on this row.
+        conn.execute("SELECT 1 FROM routing.carrier_trunks WHERE id = %s FOR NO KEY UPDATE", (trunk.id,))
+        _settle_pending(conn, url, trunk.id)
+        if (
+            url is not None
+            and path.stat().st_size >= parallel_min_bytes
+            and _two_phase_available(conn)
+            and _ParallelImport(conn, url, trunk.id, path, columns, mode, skip_bad, params, result).run(
+                progress
+            )
+        ):
+            _audit(conn, trunk.id, trunk.name, path, result, started)
+            return result
         problems: list[tuple[int, str]] = []
         try:
             with conn.transaction():
@@ -256,19 +287,25 @@ def import_rates(
         rows = conn.execute("SELECT count(*) FROM rate_import_stage").fetchone()
         result.rows = int(_value(rows)) + len(problems)
 
-        field_problems = [(int(_value(r, 0)), str(_value(r, 1))) for r in conn.execute(_CHECK_SQL, params)]
+        field_problems = _field_problems(conn, "rate_import_stage", params)
         problems += field_problems
         if field_problems and skip_bad:
-            bad = sorted({line for line, _ in field_problems})
-            conn.execute(
-                "DELETE FROM rate_import_stage WHERE coalesce(src_line, row_no + 1) = ANY(%s)", (bad,)
-            )
-            result.skipped += len(bad)
+            result.skipped += _delete_lines(conn, "rate_import_stage", field_problems, 0)
         if problems and not skip_bad:
             _refuse(path, problems)
 
-        conn.execute(_TYPED_SQL, params)
-        overlaps = [(int(_value(r, 0)), str(_value(r, 1))) for r in conn.execute(_OVERLAP_SQL)]
+        conn.execute(
+            _sub(
+                conn,
+                _TYPED_SQL,
+                kind="TEMP",
+                rows="rate_import_rows",
+                on_commit="ON COMMIT DROP",
+                stage="rate_import_stage",
+            ),
+            params,
+        )
+        overlaps = _overlaps(conn, "rate_import_rows")
         if overlaps:
             problems += overlaps
             if not skip_bad:
@@ -287,77 +324,437 @@ def import_rates(
             result.seconds = time.monotonic() - started
             return result
         conn.execute("ANALYZE rate_import_rows")
-        if mode == "replace":
-            cur = conn.execute(
-                "DELETE FROM routing.rate_deck WHERE carrier_trunk_id = %(trunk)s AND effective_date >= %(from)s",
-                {**params, "from": effective_from},
-            )
-            result.superseded = cur.rowcount
-            cur = conn.execute(
-                "UPDATE routing.rate_deck SET expires_date = %(from)s WHERE carrier_trunk_id = %(trunk)s "
-                "AND effective_date < %(from)s AND (expires_date IS NULL OR expires_date > %(from)s)",
-                {**params, "from": effective_from},
-            )
-            result.closed = cur.rowcount
-        else:
-            firsts = (
-                "(SELECT prefix, min(effective_date) AS starts FROM rate_import_rows GROUP BY prefix) AS n"
-            )
-            cur = conn.execute(
-                f"DELETE FROM routing.rate_deck d USING {firsts} WHERE d.carrier_trunk_id = %(trunk)s "
-                "AND d.prefix = n.prefix AND d.effective_date >= n.starts",
-                params,
-            )
-            result.superseded = cur.rowcount
-            cur = conn.execute(
-                f"UPDATE routing.rate_deck d SET expires_date = n.starts FROM {firsts} "
-                "WHERE d.carrier_trunk_id = %(trunk)s AND d.prefix = n.prefix AND d.effective_date < n.starts "
-                "AND (d.expires_date IS NULL OR d.expires_date > n.starts)",
-                params,
-            )
-            result.closed = cur.rowcount
-        cur = conn.execute(
-            "INSERT INTO routing.rate_deck (id, carrier_trunk_id, prefix, destination_name, country_code, rate, "
-            "interstate_rate, intrastate_rate, indeterminate_rate, connection_fee, initial_increment, "
-            "subsequent_increment, effective_date, expires_date) "
-            "SELECT (%(id_base)s || lpad(to_hex(row_number() OVER (ORDER BY length(prefix), prefix, "
-            "effective_date)), 12, '0'))::uuid, "
-            "%(trunk)s, prefix, destination_name, country_code, rate, interstate_rate, intrastate_rate, "
-            "indeterminate_rate, connection_fee, initial_increment, subsequent_increment, effective_date, "
-            "expires_date FROM rate_import_rows "
-            # In the exclusion constraint's key order: consecutive GiST insertions then descend to the same
-            # leaf pages (measured ~27% faster than file order on 1M shuffled rows; ADR 0006).
-            "ORDER BY length(prefix), prefix, effective_date",
-            {**params, "id_base": _id_base()},
-        )
-        result.loaded = cur.rowcount
-        result.seconds = time.monotonic() - started
-        # rate_deck is bulk-loaded, so it has no row audit: one audit entry records the import.
-        conn.execute(
-            "INSERT INTO audit.audit_log (schema_name, table_name, record_id, action, new_row, actor_type, "
-            "actor_id, request_id) VALUES ('routing', 'rate_deck', %s, 'INSERT', %s, "
-            "CASE WHEN upper(current_setting('warp.actor_type', true)) IN ('USER', 'API_KEY', 'STAFF', 'SYSTEM') "
-            "THEN upper(current_setting('warp.actor_type', true)) ELSE 'SYSTEM' END, "
-            "CASE WHEN current_setting('warp.actor_id', true) ~ '^[0-9a-fA-F-]{36}$' "
-            "THEN current_setting('warp.actor_id', true)::uuid END, "
-            "nullif(current_setting('warp.request_id', true), ''))",
-            (
-                str(trunk.id),
-                json.dumps(
-                    {
-                        "import": "rate_deck",
-                        "file": path.name,
-                        "carrier_trunk": trunk.name,
-                        **{
-                            k: v
-                            for k, v in result.as_dict().items()
-                            if k not in ("problems", "carrier_trunk")
-                        },
-                    }
-                ),
-            ),
-        )
+        counts = _close_and_insert(conn, mode, {**params, "from": effective_from}, "rate_import_rows", "TRUE")
+        result.superseded, result.closed, result.loaded = counts
+        _audit(conn, trunk.id, trunk.name, path, result, started)
     return result
+
+
+def _sub(conn: psycopg.Connection[Any], template: str, **names: str | sql.Composable) -> str:
+    """``template`` with each ``__NAME__`` replaced (table names are composed identifiers)."""
+    for key, value in names.items():
+        text = value if isinstance(value, str) else value.as_string(conn)
+        template = template.replace(f"__{key.upper()}__", text)
+    return template
+
+
+def _field_problems(
+    conn: psycopg.Connection[Any], stage: str | sql.Composable, params: dict[str, Any]
+) -> list[tuple[int, str]]:
+    return [
+        (int(_value(r, 0)), str(_value(r, 1)))
+        for r in conn.execute(_sub(conn, _CHECK_SQL, stage=stage), params)
+    ]
+
+
+def _delete_lines(
+    conn: psycopg.Connection[Any], stage: str | sql.Composable, problems: list[tuple[int, str]], offset: int
+) -> int:
+    bad = sorted({line for line, _ in problems})
+    conn.execute(
+        _sub(conn, "DELETE FROM __STAGE__ WHERE coalesce(src_line, row_no + 1 + %s) = ANY(%s)", stage=stage),
+        (offset, bad),
+    )
+    return len(bad)
+
+
+def _overlaps(conn: psycopg.Connection[Any], rows: str | sql.Composable) -> list[tuple[int, str]]:
+    return [(int(_value(r, 0)), str(_value(r, 1))) for r in conn.execute(_sub(conn, _OVERLAP_SQL, rows=rows))]
+
+
+def _close_and_insert(
+    conn: psycopg.Connection[Any], mode: str, params: dict[str, Any], rows: str, where: str
+) -> tuple[int, int, int]:
+    """Close the trunk's rows the new ones supersede, insert the new ones: (superseded, closed, loaded).
+
+    ``rows`` is the typed rows' FROM item and ``where`` a condition on their ``prefix``: the prefix
+    range this connection loads (``TRUE`` for all). The same condition on the deck's prefix limits
+    ``replace``'s closing, so two connections loading two ranges never touch the same prefix.
+    """
+    deck_where = where.replace("prefix", "d.prefix")
+    if mode == "replace":
+        cur = conn.execute(
+            "DELETE FROM routing.rate_deck d WHERE d.carrier_trunk_id = %(trunk)s "
+            f"AND d.effective_date >= %(from)s AND {deck_where}",
+            params,
+        )
+        superseded = cur.rowcount
+        cur = conn.execute(
+            "UPDATE routing.rate_deck d SET expires_date = %(from)s WHERE d.carrier_trunk_id = %(trunk)s "
+            "AND d.effective_date < %(from)s AND (d.expires_date IS NULL OR d.expires_date > %(from)s) "
+            f"AND {deck_where}",
+            params,
+        )
+        closed = cur.rowcount
+    else:
+        firsts = (
+            f"(SELECT prefix, min(effective_date) AS starts FROM {rows} WHERE {where} GROUP BY prefix) AS n"
+        )
+        cur = conn.execute(
+            f"DELETE FROM routing.rate_deck d USING {firsts} WHERE d.carrier_trunk_id = %(trunk)s "
+            "AND d.prefix = n.prefix AND d.effective_date >= n.starts",
+            params,
+        )
+        superseded = cur.rowcount
+        cur = conn.execute(
+            f"UPDATE routing.rate_deck d SET expires_date = n.starts FROM {firsts} "
+            "WHERE d.carrier_trunk_id = %(trunk)s AND d.prefix = n.prefix AND d.effective_date < n.starts "
+            "AND (d.expires_date IS NULL OR d.expires_date > n.starts)",
+            params,
+        )
+        closed = cur.rowcount
+    cur = conn.execute(
+        "INSERT INTO routing.rate_deck (id, carrier_trunk_id, prefix, destination_name, country_code, rate, "
+        "interstate_rate, intrastate_rate, indeterminate_rate, connection_fee, initial_increment, "
+        "subsequent_increment, effective_date, expires_date) "
+        "SELECT (%(id_base)s || lpad(to_hex(row_number() OVER (ORDER BY length(prefix), prefix, "
+        "effective_date)), 12, '0'))::uuid, "
+        "%(trunk)s, prefix, destination_name, country_code, rate, interstate_rate, intrastate_rate, "
+        "indeterminate_rate, connection_fee, initial_increment, subsequent_increment, effective_date, "
+        f"expires_date FROM {rows} WHERE {where} "
+        # In the exclusion constraint's key order: consecutive GiST insertions then descend to the same
+        # leaf pages (measured ~27% faster than file order on 1M shuffled rows; ADR 0006).
+        "ORDER BY length(prefix), prefix, effective_date",
+        {**params, "id_base": _id_base()},
+    )
+    return superseded, closed, cur.rowcount
+
+
+def _audit(
+    conn: psycopg.Connection[Any],
+    trunk_id: Any,
+    trunk_name: str,
+    path: Path,
+    result: ImportResult,
+    started: float,
+) -> None:
+    """rate_deck is bulk-loaded, so it has no row audit: one audit entry records the import."""
+    result.seconds = time.monotonic() - started
+    conn.execute(
+        "INSERT INTO audit.audit_log (schema_name, table_name, record_id, action, new_row, actor_type, "
+        "actor_id, request_id) VALUES ('routing', 'rate_deck', %s, 'INSERT', %s, "
+        "CASE WHEN upper(current_setting('warp.actor_type', true)) IN ('USER', 'API_KEY', 'STAFF', 'SYSTEM') "
+        "THEN upper(current_setting('warp.actor_type', true)) ELSE 'SYSTEM' END, "
+        "CASE WHEN current_setting('warp.actor_id', true) ~ '^[0-9a-fA-F-]{36}$' "
+        "THEN current_setting('warp.actor_id', true)::uuid END, "
+        "nullif(current_setting('warp.request_id', true), ''))",
+        (
+            str(trunk_id),
+            json.dumps(
+                {
+                    "import": "rate_deck",
+                    "file": path.name,
+                    "carrier_trunk": trunk_name,
+                    **{k: v for k, v in result.as_dict().items() if k not in ("problems", "carrier_trunk")},
+                }
+            ),
+        ),
+    )
+
+
+# -- parallel load: two connections, two-phase commit ------------------------------------------------
+
+GID_PREFIX = "warp-rate-import"
+_TABLE_RE = re.compile(r"^rate_import_(?:stage|rows)_([0-9]+)_([0-9a-f]+)_[0-9]$")
+_SETTINGS = ("warp.account_id", "warp.role", "warp.actor_type", "warp.actor_id", "warp.request_id")
+
+
+def _two_phase_available(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute("SELECT current_setting('max_prepared_transactions')::integer").fetchone()
+    return int(_value(row)) > 0
+
+
+def _pending(conn: psycopg.Connection[Any], trunk_id: Any = None) -> list[str]:
+    """Prepared helper transactions of parallel imports in this database (of one trunk if given)."""
+    rows = conn.execute(
+        "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND gid LIKE %s ORDER BY gid",
+        (f"{GID_PREFIX}:%" if trunk_id is None else f"{GID_PREFIX}:%:{trunk_id}",),
+    ).fetchall()
+    return [str(_value(r)) for r in rows]
+
+
+def _settle_pending(conn: psycopg.Connection[Any], url: str | None, trunk_id: Any) -> None:
+    """Finish an earlier parallel import of this trunk left prepared (its rows would block ours)."""
+    if not _pending(conn, trunk_id):
+        return
+    if url is not None:
+        with psycopg.connect(url, autocommit=True) as side:
+            resolve_prepared(side)
+    if _pending(conn, trunk_id):
+        raise RateImportError(
+            "an earlier parallel import of this carrier trunk is still prepared (two-phase) and not "
+            "resolved: run `warp maintenance run` (or rate_import.resolve_prepared) and retry"
+        )
+
+
+def resolve_prepared(conn: psycopg.Connection[Any]) -> tuple[int, int]:
+    """Commit or roll back parallel imports' prepared helper transactions: (committed, rolled back).
+
+    ``conn`` must be in autocommit mode (COMMIT PREPARED runs outside a transaction block). A helper's
+    global id names its coordinator's transaction id: when that transaction committed, the helper
+    commits; when it aborted (or crashed), the helper rolls back; while it runs, it is left alone.
+    Staging tables of finished imports are dropped.
+    """
+    committed = rolled_back = 0
+    for gid in _pending(conn):
+        xid = gid.split(":")[1]
+        status = _value(conn.execute("SELECT pg_xact_status(%s::xid8)", (xid,)).fetchone())
+        if status == "committed":
+            conn.execute(sql.SQL("COMMIT PREPARED {}").format(sql.Literal(gid)))
+            committed += 1
+        elif status == "aborted":
+            conn.execute(sql.SQL("ROLLBACK PREPARED {}").format(sql.Literal(gid)))
+            rolled_back += 1
+    pending = {gid.split(":")[2] for gid in _pending(conn)}
+    tables = conn.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'routing' AND c.relkind = 'r' AND c.relname LIKE 'rate\\_import\\_%%'"
+    ).fetchall()
+    for row in tables:
+        name = str(_value(row))
+        match = _TABLE_RE.match(name)
+        if not match or f"{match[1]}_{match[2]}" in pending:
+            continue
+        status = _value(conn.execute("SELECT pg_xact_status(%s::xid8)", (match[1],)).fetchone())
+        if status != "in progress":
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("routing", name)))
+    return committed, rolled_back
+
+
+def _split_offset(path: Path) -> int:
+    """Byte offset of the first record that starts after the middle of the file (a newline outside quotes)."""
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        size = len(mm)
+        pos = mm.find(b"\n", size // 2)
+        quotes = mm[: max(pos, 0)].count(b'"')
+        while pos >= 0 and quotes % 2:  # inside a quoted field: the next newline
+            nxt = mm.find(b"\n", pos + 1)
+            if nxt >= 0:
+                quotes += mm[pos:nxt].count(b'"')
+            pos = nxt
+        return size if pos < 0 else pos + 1
+
+
+class _ParallelImport:
+    """One import on two connections: the caller's (coordinator) and a helper, one prefix range each.
+
+    The file's two halves are staged and checked in parallel on two autocommit side connections into
+    UNLOGGED tables (a second session cannot read the caller's temporary tables), with the same checks
+    and line numbers as the serial path. The typed rows are then split at a median prefix: the caller's
+    transaction closes and loads the prefixes below it, the helper the others, concurrently, and the
+    helper PREPAREs its transaction under a global id naming the caller's transaction id. The caller's
+    commit is the decision (:func:`resolve_prepared`). The two ranges share no prefix, so neither
+    transaction ever waits on the other's rows in the exclusion constraint.
+    """
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        url: str,
+        trunk_id: Any,
+        path: Path,
+        columns: list[str],
+        mode: str,
+        skip_bad: bool,
+        params: dict[str, Any],
+        result: ImportResult,
+    ) -> None:
+        self.conn, self.url, self.trunk_id, self.path = conn, url, trunk_id, path
+        self.columns, self.mode, self.skip_bad, self.params, self.result = (
+            columns,
+            mode,
+            skip_bad,
+            params,
+            result,
+        )
+        xid = _value(conn.execute("SELECT pg_current_xact_id()::text").fetchone())
+        self.tag = f"{xid}_{uuid.uuid4().hex[:8]}"
+        self.gid = f"{GID_PREFIX}:{xid}:{self.tag}:{trunk_id}"
+        self.stages = [sql.Identifier("routing", f"rate_import_stage_{self.tag}_{k}") for k in (0, 1)]
+        self.typed = [sql.Identifier("routing", f"rate_import_rows_{self.tag}_{k}") for k in (0, 1)]
+
+    def run(self, progress: Progress | None) -> bool:
+        """Load the deck; False when the CSV is malformed (the serial path then reports its lines)."""
+        with (
+            psycopg.connect(self.url, autocommit=True) as side0,
+            psycopg.connect(self.url, autocommit=True) as side1,
+            ThreadPoolExecutor(2) as pool,
+        ):
+            sides = (side0, side1)
+            try:
+                return self._run(sides, pool, progress)
+            finally:
+                for side, stage in zip(sides, self.stages, strict=True):
+                    if not side.closed and side.info.transaction_status == TransactionStatus.IDLE:
+                        side.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage))
+
+    def _run(
+        self, sides: tuple[psycopg.Connection[Any], ...], pool: ThreadPoolExecutor, progress: Progress | None
+    ) -> bool:
+        result, params = self.result, self.params
+        total = self.path.stat().st_size
+        middle = _split_offset(self.path)
+        done = [0, 0]
+        lock = threading.Lock()
+
+        def advance(part: int, n: int) -> None:
+            with lock:
+                done[part] = n
+                if progress:
+                    progress(sum(done), total)
+
+        try:
+            staged = list(
+                pool.map(
+                    lambda k: self._stage_part(sides[k], k, (0, middle)[k], (middle, total)[k], advance),
+                    (0, 1),
+                )
+            )
+        except (psycopg.errors.BadCopyFileFormat, psycopg.errors.InvalidTextRepresentation):
+            return False
+        offsets = (0, staged[0])
+        result.rows = sum(staged)
+
+        def check(k: int) -> list[tuple[int, str]]:
+            return _field_problems(sides[k], self.stages[k], {**params, "offset": offsets[k]})
+
+        per_part = list(pool.map(check, (0, 1)))
+        problems = [p for part in per_part for p in part]
+        if problems and self.skip_bad:
+            result.skipped += sum(
+                _delete_lines(sides[k], self.stages[k], per_part[k], offsets[k])
+                for k in (0, 1)
+                if per_part[k]
+            )
+        if problems and not self.skip_bad:
+            _refuse(self.path, problems)
+
+        def typed(k: int) -> None:
+            sides[k].execute(
+                _sub(
+                    sides[k],
+                    _TYPED_SQL,
+                    kind="UNLOGGED",
+                    rows=self.typed[k],
+                    on_commit="",
+                    stage=self.stages[k],
+                ),
+                {**params, "offset": offsets[k]},
+            )
+            sides[k].execute(sql.SQL("ANALYZE {}").format(self.typed[k]))
+
+        list(pool.map(typed, (0, 1)))
+        side = sides[0]
+        union = sql.SQL("(SELECT * FROM {} UNION ALL SELECT * FROM {}) AS u").format(*self.typed)
+        overlaps = _overlaps(side, union)
+        if overlaps:
+            problems += overlaps
+            if not self.skip_bad:
+                _refuse(self.path, problems)
+            bad = sorted({line for line, _ in overlaps})
+            for table in self.typed:
+                side.execute(sql.SQL("DELETE FROM {} WHERE line = ANY(%s)").format(table), (bad,))
+            result.skipped += len(bad)
+        problems.sort()
+        result.problem_count = len(problems)
+        result.problems = problems[:MAX_REPORTED]
+        union_sql = union.as_string(side)
+        row = side.execute(f"SELECT count(*), min(effective_date) FROM {union_sql}").fetchone()
+        count, effective_from = _value(row, 0), _value(row, 1)
+        result.effective_from = effective_from
+        if not count:
+            return True
+        # The median prefix (byte order) of a 1% sample splits the rows into two ranges of similar size.
+        split = _value(
+            side.execute(
+                "SELECT coalesce("
+                f'(SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY prefix COLLATE "C") FROM '
+                f"(SELECT prefix FROM {self.typed[0].as_string(side)} TABLESAMPLE BERNOULLI (1) UNION ALL "
+                f"SELECT prefix FROM {self.typed[1].as_string(side)} TABLESAMPLE BERNOULLI (1)) AS s), "
+                f'(SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY prefix COLLATE "C") FROM {union_sql}))'
+            ).fetchone()
+        )
+        role = _value(self.conn.execute("SELECT current_user").fetchone())
+        for table in self.typed:
+            side.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(table, sql.Identifier(role)))
+        settings = self.conn.execute(
+            "SELECT " + ", ".join("current_setting(%s, true)" for _ in _SETTINGS), _SETTINGS
+        ).fetchone()
+        values = [("role", role), *zip(_SETTINGS, _values(settings), strict=True)]
+        load = {**params, "from": effective_from, "split": split}
+
+        helper = sides[1]
+        helper_prepared = threading.Event()
+
+        def help_load() -> tuple[int, int, int]:
+            helper.execute("BEGIN")
+            try:
+                helper.execute(
+                    "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in values),
+                    [v or "" for pair in values for v in pair],
+                )
+                counts = _close_and_insert(
+                    helper, self.mode, load, union_sql, 'prefix COLLATE "C" >= %(split)s'
+                )
+                helper.execute(sql.SQL("PREPARE TRANSACTION {}").format(sql.Literal(self.gid)))
+                helper_prepared.set()
+                return counts
+            except BaseException:
+                if not helper.closed and helper.info.transaction_status != TransactionStatus.IDLE:
+                    helper.execute("ROLLBACK")
+                raise
+
+        future = pool.submit(help_load)
+        try:
+            mine = _close_and_insert(self.conn, self.mode, load, union_sql, 'prefix COLLATE "C" < %(split)s')
+            theirs = future.result()
+        except BaseException:
+            if not future.done():
+                helper.cancel()
+            futures.wait([future])
+            if helper_prepared.is_set():
+                helper.execute(sql.SQL("ROLLBACK PREPARED {}").format(sql.Literal(self.gid)))
+            raise
+        result.superseded, result.closed, result.loaded = (a + b for a, b in zip(mine, theirs, strict=True))
+        return True
+
+    def _stage_part(
+        self,
+        side: psycopg.Connection[Any],
+        part: int,
+        start: int,
+        end: int,
+        advance: Callable[[int, int], None],
+    ) -> int:
+        """COPY bytes [start, end) of the file into this part's staging table; the number of rows."""
+        side.execute(
+            sql.SQL(
+                "CREATE UNLOGGED TABLE {} (row_no bigint GENERATED ALWAYS AS IDENTITY, src_line bigint, {})"
+            ).format(
+                self.stages[part],
+                sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in KNOWN),
+            )
+        )
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv, HEADER {})").format(
+            self.stages[part], sql.SQL(", ").join(map(sql.Identifier, self.columns)), sql.SQL(str(start == 0))
+        )
+        cur = side.cursor()
+        with self.path.open("rb") as fh, cur.copy(statement) as cp:
+            fh.seek(start)
+            position = start
+            if start == 0:
+                head = fh.read(3)
+                if head != csvcopy.BOM:
+                    cp.write(head)
+                position += len(head)
+            while position < end:
+                chunk = fh.read(min(csvcopy.CHUNK, end - position))
+                if not chunk:
+                    break
+                cp.write(chunk)
+                position += len(chunk)
+                advance(part, position - start)
+        return max(cur.rowcount, 0)
 
 
 def _id_base() -> str:
@@ -388,3 +785,11 @@ def _value(row: Any, index: int = 0) -> Any:
     if isinstance(row, dict):
         return list(row.values())[index]
     return row[index]
+
+
+def _values(row: Any) -> list[Any]:
+    if row is None:
+        return []
+    if isinstance(row, dict):
+        return list(row.values())
+    return list(row)
