@@ -1,13 +1,20 @@
 """CDR ingest: Kamailio CSV / JSON lines files and rows of Kamailio's ``acc_cdrs`` table.
 
-Every path ends the same way: rows land as text in a per-transaction staging table (COPY), one SQL
-pass reports every bad line with its line number, the bad lines are dropped, the customer trunk of
-every distinct source address is identified once (``routing.identify_trunk``), and ONE
-``INSERT ... SELECT ... ON CONFLICT (call_id, start_time) DO NOTHING`` moves the rest into
-``cdr.raw_cdr``. A CDR's identity is its Call-ID plus start time, so re-imports, overlapping files
-and a re-run after a crash (each file is one transaction) never duplicate a row; duplicates are
-counted, not errors. CDRs whose source address no trunk claims are kept with
-``trunk_identified = false`` (see ``cdr.failed_calls``).
+Every path goes through :func:`_ingest`: each record is checked in Python against fast paths for
+the shapes Kamailio writes (``YYYY-MM-DD HH:MM:SS[.f]`` times with day <= 28, plain or ``sip:``/
+``tel:`` numbers, dotted-quad addresses, ...). Records that fit are typed in Python and streamed in
+chunks (COPY) into a typed staging table, from which ONE ``INSERT ... SELECT ... ON CONFLICT
+(call_id, start_time) DO NOTHING`` per chunk moves them into ``cdr.raw_cdr`` with no per-row SQL
+function; a second thread feeds PostgreSQL while the parser works on the next chunk. Every other
+record (including every bad one) goes to a text staging table where the full SQL rules
+(``_CHECK_SQL``, ``cdr.parse_timestamp``, ``cdr.number_chars``, ...) report every problem with its
+line number and load the rest. The customer trunk of every distinct source address is identified
+once, set-based, with ``routing.identify_trunk``'s rule.
+
+A CDR's identity is its Call-ID plus start time, so re-imports, overlapping files and a re-run after
+a crash (each file is one transaction) never duplicate a row; duplicates are counted, not errors.
+CDRs whose source address no trunk claims are kept with ``trunk_identified = false`` (see
+``cdr.failed_calls``).
 """
 
 from __future__ import annotations
@@ -15,9 +22,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import queue
 import re
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +37,6 @@ import psycopg
 from psycopg import sql
 
 from warp.cdr.errors import InvalidCdrInput
-from warp.db import csvcopy
 
 FORMATS = ("kamailio-csv", "jsonl")
 REQUIRED = ("start_time", "callid", "duration", "sip_code")
@@ -44,6 +53,8 @@ OPTIONAL = (
 )
 KNOWN = (*REQUIRED, *OPTIONAL)
 STAGE = "cdr_ingest_stage"
+TYPED_STAGE = "cdr_ingest_stage_typed"
+CHUNK_ROWS = 50_000
 MAX_REPORTED = 1000
 _NAME_RE = r"^[a-z_][a-z0-9_]{0,62}$"
 _OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
@@ -144,13 +155,12 @@ SELECT line, unnest(problems) AS problem FROM (
 WHERE cardinality(problems) > 0
 """
 
-# Distinct source addresses: validated (a bad address is a bad line) and identified once each.
+# Distinct source addresses: validated (a bad address is a bad line) and identified once each, for
+# the whole file (both staging paths add theirs; ``checked`` marks the ones already identified).
 _IPS_SQL = """
-CREATE TEMP TABLE IF NOT EXISTS cdr_ingest_ips (src text PRIMARY KEY, ip inet, trunk_id uuid, account_id uuid)
-    ON COMMIT DROP;
-TRUNCATE cdr_ingest_ips;
-INSERT INTO cdr_ingest_ips (src)
-SELECT DISTINCT btrim(src_ip) FROM cdr_ingest_stage WHERE nullif(btrim(src_ip), '') IS NOT NULL;
+CREATE TEMP TABLE IF NOT EXISTS cdr_ingest_ips (
+    src text PRIMARY KEY, ip inet, trunk_id uuid, account_id uuid, checked boolean NOT NULL DEFAULT false
+) ON COMMIT DROP
 """
 
 _INSERT_SQL = """
@@ -173,6 +183,49 @@ LEFT JOIN routing.carrier_trunks ct ON ct.name = btrim(s.carrier_trunk)
 ON CONFLICT (call_id, start_time) DO NOTHING
 """
 
+# The typed staging table of the fast path: values already checked and converted in Python.
+_TYPED_COLUMNS = (
+    "src_line",
+    "start_time",
+    "call_id",
+    "answer_time",
+    "end_time",
+    "duration",
+    "src_ip",
+    "raw_ani",
+    "raw_dnis",
+    "ani",
+    "dnis",
+    "sip_code",
+    "sip_reason",
+    "pdd_ms",
+    "direction",
+    "carrier_trunk",
+    "extra",
+)
+_TYPED_STAGE_SQL = """
+CREATE TEMP TABLE IF NOT EXISTS cdr_ingest_stage_typed (
+    src_line bigint, start_time timestamp, call_id text, answer_time timestamp, end_time timestamp,
+    duration numeric(12,3), src_ip text, raw_ani text, raw_dnis text, ani text, dnis text, sip_code integer,
+    sip_reason text, pdd_ms integer, direction text, carrier_trunk text, extra jsonb
+) ON COMMIT DROP
+"""
+
+# No per-row SQL function: times are local times in the file's zone, everything else is final.
+_TYPED_INSERT_SQL = """
+INSERT INTO cdr.raw_cdr (start_time, call_id, answer_time, end_time, duration, source_ip, raw_ani, raw_dnis, ani,
+                         dnis, sip_code, sip_reason, pdd_ms, direction, account_id, trunk_id, carrier_trunk_id,
+                         carrier_trunk_name, trunk_identified, ingest_source, source_file, source_line, extra)
+SELECT s.start_time AT TIME ZONE %(tz)s, s.call_id, s.answer_time AT TIME ZONE %(tz)s,
+       s.end_time AT TIME ZONE %(tz)s, s.duration, i.ip, s.raw_ani, s.raw_dnis, s.ani, s.dnis, s.sip_code,
+       s.sip_reason, s.pdd_ms, s.direction, i.account_id, i.trunk_id, ct.id, s.carrier_trunk,
+       i.trunk_id IS NOT NULL, %(source)s, %(file)s, s.src_line::integer, s.extra
+FROM cdr_ingest_stage_typed s
+LEFT JOIN cdr_ingest_ips i ON i.src = s.src_ip
+LEFT JOIN routing.carrier_trunks ct ON ct.name = s.carrier_trunk
+ON CONFLICT (call_id, start_time) DO NOTHING
+"""
+
 
 # routing.identify_trunk for every distinct source address in one join (the same rule: enabled
 # IP-authenticated trunks, the most specific ACL network wins, then the oldest trunk). Calling the
@@ -186,47 +239,52 @@ FROM (
     FROM cdr_ingest_ips i
     JOIN routing.trunk_acl a ON a.network >>= i.ip
     JOIN routing.trunks t ON t.id = a.trunk_id AND t.enabled AND t.auth_type IN ('IP_ACL', 'BOTH')
-    WHERE i.ip IS NOT NULL
+    WHERE i.ip IS NOT NULL AND NOT i.checked
     ORDER BY i.src, masklen(a.network) DESC, t.created_at, t.id
 ) AS m
 WHERE m.src = c.src
 """
 
 
+def _identify_new(conn: psycopg.Connection[Any], count: int) -> None:
+    """Identify the trunk of every address added since the last call (``count`` of them)."""
+    if count > 1000:
+        conn.execute("ANALYZE cdr_ingest_ips")
+    conn.execute(_IDENTIFY_SQL)
+    conn.execute("UPDATE cdr_ingest_ips SET checked = true WHERE NOT checked")
+
+
 def _identify_sources(conn: psycopg.Connection[Any]) -> list[str]:
-    """Fill cdr_ingest_ips; the addresses that are not IP addresses are returned (bad lines)."""
-    for stmt in _IPS_SQL.strip().split(";\n"):
-        if stmt.strip():
-            conn.execute(stmt)
+    """Add the text stage's addresses to cdr_ingest_ips and identify them; returns the ones that are not IP addresses."""
+    added = conn.execute(
+        "INSERT INTO cdr_ingest_ips (src) SELECT DISTINCT btrim(src_ip) FROM cdr_ingest_stage "
+        "WHERE nullif(btrim(src_ip), '') IS NOT NULL ON CONFLICT (src) DO NOTHING"
+    ).rowcount
     # Dotted-quad IPv4 is validated set-based; anything else (IPv6, garbage) is tried one by one.
-    conn.execute("UPDATE cdr_ingest_ips SET ip = src::inet WHERE src ~ %s", (_IPV4,))
+    conn.execute("UPDATE cdr_ingest_ips SET ip = src::inet WHERE NOT checked AND src ~ %s", (_IPV4,))
     bad: list[str] = []
-    for row in conn.execute("SELECT src FROM cdr_ingest_ips WHERE ip IS NULL").fetchall():
-        src = str(row[0] if not isinstance(row, dict) else row["src"])
+    for row in conn.execute("SELECT src FROM cdr_ingest_ips WHERE ip IS NULL AND NOT checked").fetchall():
+        src = str(_v(row, 0))
         try:
             with conn.transaction():
                 conn.execute("UPDATE cdr_ingest_ips SET ip = %s::inet WHERE src = %s", (src, src))
         except psycopg.errors.DataError:
             bad.append(src)
-    conn.execute("ANALYZE cdr_ingest_ips")
-    conn.execute(_IDENTIFY_SQL)
+    _identify_new(conn, added)
     return bad
 
 
-def _load_stage(
+def _load_text_stage(
     conn: psycopg.Connection[Any],
+    result: IngestResult,
     *,
     name: str,
     source: str,
     extra: Sequence[str],
     tz: str,
-    staged_problems: list[tuple[int, str]],
-    started: float,
-) -> IngestResult:
-    """Validate the staging table, drop bad lines, insert the rest; returns the counts."""
-    result = IngestResult(source=name)
-    problems = list(staged_problems)
-    problems += [(int(_v(r, 0)), str(_v(r, 1))) for r in conn.execute(_CHECK_SQL).fetchall()]
+) -> list[tuple[int, str]]:
+    """The full rules for the records that missed the fast path: report, drop the bad lines, insert the rest."""
+    problems = [(int(_v(r, 0)), str(_v(r, 1))) for r in conn.execute(_CHECK_SQL).fetchall()]
     bad_ips = _identify_sources(conn)
     if bad_ips:
         problems += [
@@ -237,7 +295,7 @@ def _load_stage(
             ).fetchall()
         ]
     total = int(_v(conn.execute("SELECT count(*) FROM cdr_ingest_stage").fetchone(), 0))
-    bad_lines = sorted({line for line, _ in problems if line > 0})
+    bad_lines = sorted({line for line, _ in problems})
     if bad_lines:
         conn.execute(
             "DELETE FROM cdr_ingest_stage WHERE coalesce(src_line, row_no + 1) = ANY(%s)", (bad_lines,)
@@ -248,14 +306,12 @@ def _load_stage(
             sql.SQL(", ").join(sql.SQL("{}, s.{}").format(sql.Literal(c), sql.Identifier(c)) for c in extra)
         )
     insert = sql.SQL(_INSERT_SQL).format(extra=extra_sql)
-    cur = conn.execute(insert, {"tz": tz, "source": source, "file": name})
-    result.inserted = cur.rowcount
-    unstaged = {line for line, _ in staged_problems}
-    dropped = len([line for line in bad_lines if line not in unstaged])
-    result.rows = total + len(unstaged - {0})
-    result.bad = len(bad_lines)
-    result.duplicates = max(0, total - dropped - result.inserted)
-    result.unidentified = int(
+    inserted = conn.execute(insert, {"tz": tz, "source": source, "file": name}).rowcount
+    result.rows += total
+    result.bad += len(bad_lines)
+    result.inserted += inserted
+    result.duplicates += max(0, total - len(bad_lines) - inserted)
+    result.unidentified += int(
         _v(
             conn.execute(
                 "SELECT count(*) FROM cdr_ingest_stage s LEFT JOIN cdr_ingest_ips i ON i.src = btrim(s.src_ip) "
@@ -264,10 +320,302 @@ def _load_stage(
             0,
         )
     )
+    return problems
+
+
+# --- the fast path: the shapes Kamailio writes, checked and typed in Python ---------------------------
+# Each pattern accepts a subset of what the SQL rule accepts and gives the same value (tests compare
+# them with cdr.is_timestamp_text / cdr.parse_timestamp / cdr.number_chars / cdr.e164_chars and the
+# _CHECK_SQL rules); anything else goes to the text stage and the SQL rules.
+_TS_FAST = re.compile(
+    r"[1-9][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])[ T](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(?:\.[0-9]{1,6})?"
+).fullmatch
+_DURATION_FAST = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,3})?").fullmatch
+_SIP_CODE_FAST = re.compile(r"[1-6][0-9]{2}").fullmatch
+_PDD_FAST = re.compile(r"[0-9]{1,9}").fullmatch
+_IPV4_FAST = re.compile(_IPV4[1:-1]).fullmatch
+_DIGITS_FAST = re.compile(r"\+?[0-9]+").fullmatch
+_URI_FAST = re.compile(r"(?:sips?|tel):(\+?[0-9]+)(?:[@;]|\Z)").match
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}").fullmatch
+_E164_INTL = re.compile(r"011[1-9][0-9]{1,14}").fullmatch
+_E164_NANP11 = re.compile(r"1[2-9][0-9]{9}").fullmatch
+_E164_NANP10 = re.compile(r"[2-9][0-9]{9}").fullmatch
+_DIRECTIONS = {
+    "": "OUTBOUND",
+    **{v: "OUTBOUND" for v in ("OUTBOUND", "outbound", "Outbound", "OUT", "out", "Out")},
+    **{v: "INBOUND" for v in ("INBOUND", "inbound", "Inbound", "IN", "in", "In")},
+}
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def number_chars_fast(raw: str) -> str | None:
+    """cdr.number_chars for a plain number or a plain sip:/tel: URI; None when the full rule is needed."""
+    if _DIGITS_FAST(raw):
+        return raw
+    m = _URI_FAST(raw)
+    return m.group(1) if m else None
+
+
+def e164_chars(chars: str) -> str | None:
+    """cdr.e164_chars: the E.164 form of a cleaned number, None when it is none of the accepted forms."""
+    if _E164(chars):
+        return chars
+    if _E164_INTL(chars):
+        return "+" + chars[3:]
+    if _E164_NANP11(chars):
+        return "+" + chars
+    if _E164_NANP10(chars):
+        return "+1" + chars
+    return None
+
+
+def is_timestamp_fast(value: str) -> bool:
+    """True for the local-time shape Kamailio writes whose fields are valid in every month (day <= 28)."""
+    return _TS_FAST(value) is not None
+
+
+class _FastPath:
+    """Turns a record (values in header order) into a line of the typed stage's COPY text, or None."""
+
+    def __init__(self, names: Sequence[str], extra: Sequence[str]) -> None:
+        pos = {n: i for i, n in enumerate(names)}
+        self.index = [pos.get(c, -1) for c in KNOWN]
+        self.extra = [(c, pos[c]) for c in extra]
+        self.ips: Counter[str] = Counter()
+        """Rows per source address staged by the fast path ('' = none)."""
+
+    def line(self, number: int, rec: Sequence[str]) -> str | None:
+        (start, callid, duration, sip_code, end, answer, ip, frm, ruri, reason, ctrunk, pdd, direction) = [
+            rec[i] if i >= 0 else "" for i in self.index
+        ]
+        if not _TS_FAST(start) or not callid or callid[0] == " " or callid[-1] == " " or len(callid) > 255:
+            return None
+        if (end and not _TS_FAST(end)) or (answer and not _TS_FAST(answer)):
+            return None
+        if not _DURATION_FAST(duration) or not _SIP_CODE_FAST(sip_code) or (pdd and not _PDD_FAST(pdd)):
+            return None
+        if ip and not _IPV4_FAST(ip):
+            return None
+        if len(frm) > 64 or len(ruri) > 64 or len(reason) > 128 or len(ctrunk) > 100:
+            return None
+        if ctrunk and (ctrunk[0] == " " or ctrunk[-1] == " "):
+            return None
+        way = _DIRECTIONS.get(direction)
+        if way is None:
+            return None
+        ani = dnis = "\\N"
+        if frm:
+            a = number_chars_fast(frm)
+            if a is None:
+                return None
+            ani = e164_chars(a) or "\\N"
+        if ruri:
+            d = number_chars_fast(ruri)
+            if d is None:
+                return None
+            dnis = e164_chars(d) or "\\N"
+        extra = "{}"
+        if self.extra:
+            extra = json.dumps({c: rec[i] for c, i in self.extra if rec[i] != ""})
+        texts = (callid, frm, ruri, reason, ctrunk, extra)
+        joined = "".join(texts)
+        if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
+            callid, frm, ruri, reason, ctrunk, extra = (t.translate(_COPY_ESCAPES) for t in texts)
+        self.ips[ip] += 1
+        return (
+            f"{number}\t{start}\t{callid}\t{answer or chr(92) + 'N'}\t{end or chr(92) + 'N'}\t{duration}\t"
+            f"{ip or chr(92) + 'N'}\t{frm or chr(92) + 'N'}\t{ruri or chr(92) + 'N'}\t{ani}\t{dnis}\t{sip_code}\t"
+            f"{reason or chr(92) + 'N'}\t{pdd or chr(92) + 'N'}\t{way}\t{ctrunk or chr(92) + 'N'}\t{extra}\n"
+        )
+
+
+@dataclass
+class _Chunk:
+    text: str
+    rows: int
+    new_ips: list[str]
+
+
+def _header(path: Path) -> list[str]:
+    """The header's column names (csvcopy.header's rule; bytes that are not UTF-8 further down are bad lines)."""
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+        first = fh.readline()
+    if not first.strip():
+        return []
+    return [c.strip().lower() for c in next(csv.reader([first]))]
+
+
+def _csv_records(
+    path: Path, width: int, problems: list[tuple[int, str]], progress: Progress | None
+) -> Iterator[tuple[int, list[str]]]:
+    """The records of a CSV file after its header, with their line numbers; bad structure goes to ``problems``."""
+    total = path.stat().st_size
+    with (
+        path.open("rb") as raw,
+        io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="") as fh,
+    ):
+        reader = csv.reader(fh, strict=True)
+        start = 1
+        seen = 0
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                problems.append((start, f"malformed CSV: {exc}"))
+                start = reader.line_num + 1
+                continue
+            line, start = start, reader.line_num + 1
+            if line == 1 or not record or record == [""]:
+                continue
+            if len(record) != width:
+                problems.append((line, f"expected {width} fields (as in the header), found {len(record)}"))
+                continue
+            seen += 1
+            if progress and seen % CHUNK_ROWS == 0:
+                progress(raw.tell(), total)
+            yield line, record
+    if progress:
+        progress(total, total)
+
+
+def _ingest(
+    conn: psycopg.Connection[Any],
+    records: Iterable[tuple[int, Sequence[str]]],
+    *,
+    names: Sequence[str],
+    extra: Sequence[str],
+    name: str,
+    source: str,
+    tz: str,
+    problems: list[tuple[int, str]],
+    started: float,
+    first_start: bool = False,
+) -> IngestResult:
+    """Ingest ``records`` (line number, values in ``names`` order) in the caller's transaction.
+
+    ``problems`` holds the lines refused before this point (and receives the ones found here). The
+    fast path's chunks are COPY'd and inserted by a second thread while this one parses the next.
+    """
+    result = IngestResult(source=name)
+    conn.execute(_IPS_SQL)
+    conn.execute("TRUNCATE cdr_ingest_ips")
+    conn.execute(_TYPED_STAGE_SQL)
+    _create_stage(conn, extra)
+    conn.execute(sql.SQL("TRUNCATE {}, {}").format(sql.Identifier(STAGE), sql.Identifier(TYPED_STAGE)))
+    fast = _FastPath(names, extra)
+    slow: list[list[str | None]] = []
+    params = {"tz": tz, "source": source, "file": name}
+    chunks: queue.Queue[_Chunk | None] = queue.Queue(maxsize=2)
+    failed: list[BaseException] = []
+    copy_typed = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(TYPED_STAGE), sql.SQL(", ").join(map(sql.Identifier, _TYPED_COLUMNS))
+    )
+
+    def load(chunk: _Chunk) -> None:
+        with conn.cursor().copy(copy_typed) as cp:
+            cp.write(chunk.text.encode("utf-8", "surrogateescape"))
+        if chunk.new_ips:
+            with conn.cursor().copy("COPY cdr_ingest_ips (src, ip) FROM STDIN") as cp:
+                for ip in chunk.new_ips:
+                    cp.write_row((ip, ip))
+            _identify_new(conn, len(chunk.new_ips))
+        result.inserted += conn.execute(_TYPED_INSERT_SQL, params).rowcount
+        if first_start:
+            low = _v(
+                conn.execute(
+                    "SELECT min(start_time AT TIME ZONE %s) FROM cdr_ingest_stage_typed", (tz,)
+                ).fetchone(),
+                0,
+            )
+            if low is not None and (result.first_start is None or low < result.first_start):
+                result.first_start = low
+        conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(TYPED_STAGE)))
+
+    def loader() -> None:
+        try:
+            while (chunk := chunks.get()) is not None:
+                if not failed:
+                    load(chunk)
+        except BaseException as exc:  # handed to the parsing thread, which re-raises it
+            failed.append(exc)
+            while chunks.get() is not None:
+                pass
+
+    thread = threading.Thread(target=loader, name="cdr-ingest-loader", daemon=True)
+    thread.start()
+    try:
+        lines: list[str] = []
+        known: set[str] = set()
+        new_ips: list[str] = []
+        staged = 0
+        ip_at = fast.index[KNOWN.index("src_ip")]
+        for number, rec in records:
+            text = fast.line(number, rec)
+            if text is None:
+                slow.append([str(number), *(v if v != "" else None for v in rec)])
+                continue
+            if not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    problems.append((number, "not valid UTF-8"))
+                    continue
+            lines.append(text)
+            ip = rec[ip_at] if ip_at >= 0 else ""
+            if ip and ip not in known:
+                known.add(ip)
+                new_ips.append(ip)
+            if len(lines) >= CHUNK_ROWS:
+                staged += len(lines)
+                chunks.put(_Chunk("".join(lines), len(lines), new_ips))
+                lines, new_ips = [], []
+                if failed:
+                    break
+        if lines and not failed:
+            staged += len(lines)
+            chunks.put(_Chunk("".join(lines), len(lines), new_ips))
+    finally:
+        chunks.put(None)
+        thread.join()
+    if failed:
+        raise failed[0]
+    result.rows = staged
+    result.duplicates = staged - result.inserted
+    unknown = {str(_v(r, 0)) for r in conn.execute("SELECT src FROM cdr_ingest_ips WHERE trunk_id IS NULL")}
+    result.unidentified = fast.ips[""] + sum(n for ip, n in fast.ips.items() if ip in unknown)
+    if slow:
+        _stage_text(conn, slow, [*names])
+        problems += _load_text_stage(conn, result, name=name, source=source, extra=extra, tz=tz)
+        if first_start:
+            low = _v(
+                conn.execute(
+                    "SELECT min(cdr.parse_timestamp(start_time, %s)) FROM cdr_ingest_stage", (tz,)
+                ).fetchone(),
+                0,
+            )
+            if low is not None and (result.first_start is None or low < result.first_start):
+                result.first_start = low
+    # lines refused before staging (structure, encoding) count as rows and bad lines too
+    unstaged = {line for line, _ in problems} - {int(r[0] or 0) for r in slow}
+    result.rows += len(unstaged)
+    result.bad += len(unstaged)
     problems.sort()
     result.problems = [(name, line, msg) for line, msg in problems[:MAX_REPORTED]]
     result.seconds = time.monotonic() - started
     return result
+
+
+def _stage_text(conn: psycopg.Connection[Any], rows: list[list[str | None]], names: list[str]) -> None:
+    with conn.cursor().copy(
+        sql.SQL("COPY {} (src_line, {}) FROM STDIN").format(
+            sql.Identifier(STAGE), sql.SQL(", ").join(map(sql.Identifier, names))
+        )
+    ) as cp:
+        for row in rows:
+            cp.write_row(row)
 
 
 def import_file(
@@ -285,34 +633,36 @@ def import_file(
     if not path.is_file():
         raise InvalidCdrInput(f"{path}: no such file")
     _check_tz(conn, tz)
+    problems: list[tuple[int, str]] = []
     with conn.transaction():
         if fmt == "kamailio-csv":
-            names = csvcopy.header(path)
+            names = _header(path)
             if not names:
                 raise InvalidCdrInput(f"{path.name}: line 1: missing header")
             extra = _check_header(path.name, names)
-            _create_stage(conn, extra)
-            conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(STAGE)))
-            staged_problems = csvcopy.stage_csv(conn, STAGE, path, names, progress)
+            records: Iterable[tuple[int, Sequence[str]]] = _csv_records(path, len(names), problems, progress)
             source = "KAMAILIO_CSV"
         else:
-            extra, staged_problems = _stage_jsonl(conn, path)
+            extra, jsonl = _read_jsonl(path, problems)
+            names = [*KNOWN, *extra]
+            records = jsonl
             source = "JSONL"
-        return _load_stage(
+        return _ingest(
             conn,
+            records,
+            names=names,
+            extra=extra,
             name=path.name,
             source=source,
-            extra=extra,
             tz=tz,
-            staged_problems=staged_problems,
+            problems=problems,
             started=started,
         )
 
 
-def _stage_jsonl(conn: psycopg.Connection[Any], path: Path) -> tuple[list[str], list[tuple[int, str]]]:
-    """Parse JSON lines (one object per line, keys as the CSV columns) into the staging table."""
-    problems: list[tuple[int, str]] = []
-    records: list[tuple[int, dict[str, Any]]] = []
+def _read_jsonl(path: Path, problems: list[tuple[int, str]]) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Parse JSON lines (one object per line, keys as the CSV columns) into records in KNOWN + extra order."""
+    objects: list[tuple[int, dict[str, Any]]] = []
     keys: dict[str, None] = {}
     with path.open(encoding="utf-8-sig") as fh:
         for number, text in enumerate(fh, start=1):
@@ -328,29 +678,20 @@ def _stage_jsonl(conn: psycopg.Connection[Any], path: Path) -> tuple[list[str], 
                 continue
             for k in obj:
                 keys.setdefault(str(k).strip().lower())
-            records.append((number, {str(k).strip().lower(): v for k, v in obj.items()}))
+            objects.append((number, {str(k).strip().lower(): v for k, v in obj.items()}))
     bad_keys = [k for k in keys if not re.match(_NAME_RE, k)]
     if bad_keys:
         raise InvalidCdrInput(
             f"{path.name}: key(s) {', '.join(map(repr, bad_keys))} are not plain identifiers"
         )
     extra = [k for k in keys if k not in KNOWN]
-    _create_stage(conn, extra)
-    conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(STAGE)))
     cols = [*KNOWN, *extra]
-    with conn.cursor().copy(
-        sql.SQL("COPY {} (src_line, {}) FROM STDIN").format(
-            sql.Identifier(STAGE), sql.SQL(", ").join(map(sql.Identifier, cols))
-        )
-    ) as cp:
-        for number, obj in records:
-            cp.write_row([number, *(_text(obj.get(c)) for c in cols)])
-    return extra, problems
+    return extra, [(number, [_text(obj.get(c)) for c in cols]) for number, obj in objects]
 
 
-def _text(value: Any) -> str | None:
+def _text(value: Any) -> str:
     if value is None:
-        return None
+        return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
@@ -435,23 +776,24 @@ def ingest_acc_batch(
         ).fetchall()
         if not rows:
             return IngestResult(source=source, seconds=time.monotonic() - started)
-        _create_stage(conn, [])
-        conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(STAGE)))
-        with conn.cursor().copy(
-            sql.SQL("COPY {} (src_line, {}) FROM STDIN").format(
-                sql.Identifier(STAGE), sql.SQL(", ").join(map(sql.Identifier, ACC_COLUMNS))
+        records = [
+            (
+                int(_v(r, 0)),
+                ["" if v is None else str(v) for v in (r.values() if isinstance(r, dict) else r)][1:],
             )
-        ) as cp:
-            for r in rows:
-                cp.write_row(list(r.values()) if isinstance(r, dict) else list(r))
-        result = _load_stage(
-            conn, name=source, source="ACC", extra=[], tz=tz, staged_problems=[], started=started
-        )
-        result.first_start = _v(
-            conn.execute(
-                "SELECT min(cdr.parse_timestamp(start_time, %s)) FROM cdr_ingest_stage", (tz,)
-            ).fetchone(),
-            0,
+            for r in rows
+        ]
+        result = _ingest(
+            conn,
+            records,
+            names=ACC_COLUMNS,
+            extra=[],
+            name=source,
+            source="ACC",
+            tz=tz,
+            problems=[],
+            started=started,
+            first_start=True,
         )
         high = max(int(_v(r, 0)) for r in rows)
         conn.execute(
