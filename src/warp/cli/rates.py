@@ -34,7 +34,7 @@ def import_(
 ) -> None:
     """Import a rate deck (all or nothing unless --skip-bad).
 
-    Decks of 16 MiB or more load on two connections (two-phase commit): all or nothing, but lookups
+    Decks of 4 MiB (~150k rows) or more load on two connections (two-phase commit): all or nothing, but lookups
     may see one half of the new deck for the few milliseconds between the two commits.
     """
     if replace and merge:

@@ -49,8 +49,8 @@ KNOWN = (*REQUIRED, *OPTIONAL)
 MODES = ("merge", "replace")
 MAX_REPORTED = 1000  # problems kept in the result (all are counted)
 # Files at least this big load on two connections when the caller gives the database URL (ADR 0006);
-# ~16 MiB is ~600k rows of a typical deck. Smaller decks are not worth the extra connections.
-PARALLEL_MIN_BYTES = 16 << 20
+# ~4 MiB is ~150k rows of a typical deck; smaller decks are not worth two extra connections.
+PARALLEL_MIN_BYTES = 4 << 20
 
 Progress = csvcopy.Progress
 
@@ -138,7 +138,43 @@ def _malformed_lines(path: Path, width: int) -> tuple[list[tuple[int, str]], byt
 _NUM = r"^[0-9]{1,4}(\.[0-9]{1,6})?$"
 _INT = r"^[1-9][0-9]{0,5}$"
 
-# One pass over the staging table: every problem of every line. Values are trimmed first.
+# Every check of a staged line: (condition, message). A line has the problem when the condition is
+# true; values are trimmed first (the columns of ``s`` below).
+_CHECKS: tuple[tuple[str, str], ...] = (
+    ("prefix IS NULL", "'prefix: missing'"),
+    ("prefix !~ '^[0-9]{1,16}$'", "'prefix: ' || prefix || ' is not 1-16 digits'"),
+    (
+        "coalesce(rate, interstate_rate, intrastate_rate, indeterminate_rate) IS NULL",
+        "'rate: missing (give rate, or interstate/intrastate/indeterminate rates)'",
+    ),
+    (f"rate !~ '{_NUM}'", "'rate: ' || rate || ' is not a non-negative number (max 4 digits . 6 decimals)'"),
+    *(
+        (f"{c} !~ '{_NUM}'", f"'{c}: ' || {c} || ' is not a non-negative number'")
+        for c in (*JURISDICTIONAL, "connection_fee")
+    ),
+    *(
+        (f"{c} !~ '{_INT}'", f"'{c}: ' || {c} || ' is not a positive whole number of seconds'")
+        for c in ("initial_increment", "subsequent_increment")
+    ),
+    *(
+        (
+            f"{c} IS NOT NULL AND NOT routing.is_iso_date({c})",
+            f"'{c}: ' || {c} || ' is not a date (YYYY-MM-DD)'",
+        )
+        for c in ("effective_date", "expires_date")
+    ),
+    (
+        "routing.is_iso_date(expires_date) AND expires_date::date <= CASE WHEN routing.is_iso_date(effective_date) "
+        "THEN effective_date::date ELSE %(today)s::date END",
+        "'expires_date: ' || expires_date || ' is not after the effective date'",
+    ),
+    ("length(destination_name) > 200", "'destination_name: longer than 200 characters'"),
+    ("length(btrim(country_code)) > 8", "'country_code: longer than 8 characters'"),
+)
+
+# One pass over the staging table: every problem of every line. ``s`` is not flattened (OFFSET 0) so
+# each value is trimmed once per line; a line passing every check (the conditions, none true) is
+# dropped before the problem array is built, so only the bad lines pay for it.
 _CHECK_SQL = f"""
 WITH s AS (
     SELECT coalesce(src_line, row_no + 1 + %(offset)s) AS line,
@@ -153,36 +189,16 @@ WITH s AS (
            nullif(btrim(expires_date), '') AS expires_date,
            destination_name, country_code
     FROM __STAGE__
+    OFFSET 0
 )
--- array_remove first: only the bad lines reach unnest (14 candidate rows per line otherwise).
 SELECT p.line, problem FROM (
     SELECT line, array_remove(ARRAY[
-        CASE WHEN prefix IS NULL THEN 'prefix: missing'
-             WHEN prefix !~ '^[0-9]{{1,16}}$' THEN 'prefix: ' || prefix || ' is not 1-16 digits' END,
-        CASE WHEN coalesce(rate, interstate_rate, intrastate_rate, indeterminate_rate) IS NULL
-             THEN 'rate: missing (give rate, or interstate/intrastate/indeterminate rates)' END,
-        CASE WHEN rate !~ '{_NUM}' THEN 'rate: ' || rate || ' is not a non-negative number (max 4 digits . 6 decimals)' END,
-        CASE WHEN interstate_rate !~ '{_NUM}' THEN 'interstate_rate: ' || interstate_rate || ' is not a non-negative number' END,
-        CASE WHEN intrastate_rate !~ '{_NUM}' THEN 'intrastate_rate: ' || intrastate_rate || ' is not a non-negative number' END,
-        CASE WHEN indeterminate_rate !~ '{_NUM}' THEN 'indeterminate_rate: ' || indeterminate_rate || ' is not a non-negative number' END,
-        CASE WHEN connection_fee !~ '{_NUM}' THEN 'connection_fee: ' || connection_fee || ' is not a non-negative number' END,
-        CASE WHEN initial_increment !~ '{_INT}' THEN 'initial_increment: ' || initial_increment || ' is not a positive whole number of seconds' END,
-        CASE WHEN subsequent_increment !~ '{_INT}' THEN 'subsequent_increment: ' || subsequent_increment || ' is not a positive whole number of seconds' END,
-        CASE WHEN effective_date IS NOT NULL AND NOT routing.is_iso_date(effective_date)
-             THEN 'effective_date: ' || effective_date || ' is not a date (YYYY-MM-DD)' END,
-        CASE WHEN expires_date IS NOT NULL AND NOT routing.is_iso_date(expires_date)
-             THEN 'expires_date: ' || expires_date || ' is not a date (YYYY-MM-DD)' END,
-        CASE WHEN routing.is_iso_date(expires_date)
-                  AND expires_date::date <= CASE WHEN routing.is_iso_date(effective_date)
-                                                 THEN effective_date::date ELSE %(today)s::date END
-             THEN 'expires_date: ' || expires_date || ' is not after the effective date' END,
-        CASE WHEN length(destination_name) > 200 THEN 'destination_name: longer than 200 characters' END,
-        CASE WHEN length(btrim(country_code)) > 8 THEN 'country_code: longer than 8 characters' END
+        {", ".join(f"CASE WHEN {cond} THEN {msg} END" for cond, msg in _CHECKS)}
     ], NULL) AS problems
     FROM s
+    WHERE NOT ({" AND ".join(f"({cond}) IS NOT TRUE" for cond, _ in _CHECKS)})
 ) AS p
 CROSS JOIN LATERAL unnest(p.problems) AS problem
-WHERE cardinality(p.problems) > 0
 ORDER BY p.line
 """
 
