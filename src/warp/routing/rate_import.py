@@ -206,6 +206,8 @@ _TYPED_SQL = """
 CREATE __KIND__ TABLE __ROWS__ __ON_COMMIT__ AS
 SELECT coalesce(src_line, row_no + 1 + %(offset)s) AS line,
        btrim(prefix) AS prefix,
+       -- the deck's exclusion key (length, then digits): the load order, sorted as one bigint
+       length(btrim(prefix))::bigint * 10000000000000000 + btrim(prefix)::bigint AS sort_key,
        nullif(btrim(destination_name), '') AS destination_name,
        nullif(btrim(country_code), '') AS country_code,
        nullif(btrim(rate), '')::numeric(10,6) AS rate,
@@ -379,15 +381,15 @@ def _overlaps(conn: psycopg.Connection[Any], rows: str | sql.Composable) -> list
 
 
 def _close_and_insert(
-    conn: psycopg.Connection[Any], mode: str, params: dict[str, Any], rows: str, where: str
+    conn: psycopg.Connection[Any], mode: str, params: dict[str, Any], rows: str, deck_range: str
 ) -> tuple[int, int, int]:
     """Close the trunk's rows the new ones supersede, insert the new ones: (superseded, closed, loaded).
 
-    ``rows`` is the typed rows' FROM item and ``where`` a condition on their ``prefix``: the prefix
-    range this connection loads (``TRUE`` for all). The same condition on the deck's prefix limits
-    ``replace``'s closing, so two connections loading two ranges never touch the same prefix.
+    ``rows`` is the typed rows' table; ``deck_range`` a condition on ``prefix``: the prefix range these
+    rows belong to (``TRUE``: all). It limits ``replace``'s closing of the current deck, so two
+    connections loading two ranges never touch the same prefix.
     """
-    deck_where = where.replace("prefix", "d.prefix")
+    deck_where = deck_range.replace("prefix", "d.prefix")
     if mode == "replace":
         cur = conn.execute(
             "DELETE FROM routing.rate_deck d WHERE d.carrier_trunk_id = %(trunk)s "
@@ -403,9 +405,7 @@ def _close_and_insert(
         )
         closed = cur.rowcount
     else:
-        firsts = (
-            f"(SELECT prefix, min(effective_date) AS starts FROM {rows} WHERE {where} GROUP BY prefix) AS n"
-        )
+        firsts = f"(SELECT prefix, min(effective_date) AS starts FROM {rows} GROUP BY prefix) AS n"
         cur = conn.execute(
             f"DELETE FROM routing.rate_deck d USING {firsts} WHERE d.carrier_trunk_id = %(trunk)s "
             "AND d.prefix = n.prefix AND d.effective_date >= n.starts",
@@ -419,20 +419,23 @@ def _close_and_insert(
             params,
         )
         closed = cur.rowcount
+    # The sort below holds every row: in memory it is a quicksort, not an external merge on disk.
+    previous = _value(conn.execute("SELECT current_setting('work_mem')").fetchone())
+    conn.execute("SELECT set_config('work_mem', '512MB', true)")
     cur = conn.execute(
         "INSERT INTO routing.rate_deck (id, carrier_trunk_id, prefix, destination_name, country_code, rate, "
         "interstate_rate, intrastate_rate, indeterminate_rate, connection_fee, initial_increment, "
         "subsequent_increment, effective_date, expires_date) "
-        "SELECT (%(id_base)s || lpad(to_hex(row_number() OVER (ORDER BY length(prefix), prefix, "
-        "effective_date)), 12, '0'))::uuid, "
+        "SELECT (%(id_base)s || lpad(to_hex(row_number() OVER (ORDER BY sort_key, effective_date)), 12, '0'))::uuid, "
         "%(trunk)s, prefix, destination_name, country_code, rate, interstate_rate, intrastate_rate, "
         "indeterminate_rate, connection_fee, initial_increment, subsequent_increment, effective_date, "
-        f"expires_date FROM {rows} WHERE {where} "
+        f"expires_date FROM {rows} "
         # In the exclusion constraint's key order: consecutive GiST insertions then descend to the same
         # leaf pages (measured ~27% faster than file order on 1M shuffled rows; ADR 0006).
-        "ORDER BY length(prefix), prefix, effective_date",
+        "ORDER BY sort_key, effective_date",
         {**params, "id_base": _id_base()},
     )
+    conn.execute("SELECT set_config('work_mem', %s, true)", (previous,))
     return superseded, closed, cur.rowcount
 
 
@@ -645,59 +648,87 @@ class _ParallelImport:
         if problems and not self.skip_bad:
             _refuse(self.path, problems)
 
-        def typed(k: int) -> None:
-            sides[k].execute(
-                _sub(
-                    sides[k],
-                    _TYPED_SQL,
-                    kind="UNLOGGED",
-                    rows=self.typed[k],
-                    on_commit="",
-                    stage=self.stages[k],
-                ),
-                {**params, "offset": offsets[k]},
-            )
-            sides[k].execute(sql.SQL("ANALYZE {}").format(self.typed[k]))
-
-        list(pool.map(typed, (0, 1)))
+        # The median prefix (byte order) of a 1% sample splits the lines into two ranges of similar size.
         side = sides[0]
-        union = sql.SQL("(SELECT * FROM {} UNION ALL SELECT * FROM {}) AS u").format(*self.typed)
-        overlaps = _overlaps(side, union)
+        sample = " UNION ALL ".join(
+            f"SELECT btrim(prefix) AS prefix FROM {t.as_string(side)}{{sample}}" for t in self.stages
+        )
+        split = _value(
+            side.execute(
+                "SELECT coalesce("
+                '(SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY prefix COLLATE "C") FROM ({}) AS s), '
+                "(SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY prefix COLLATE \"C\") FROM ({}) AS s), '')".format(
+                    sample.format(sample=" TABLESAMPLE BERNOULLI (1)"), sample.format(sample="")
+                )
+            ).fetchone()
+        )
+        ranges = ('prefix COLLATE "C" < %(split)s', 'prefix COLLATE "C" >= %(split)s')
+        staged_rows = sql.SQL(" UNION ALL ").join(
+            sql.SQL("SELECT src_line, row_no + {} AS row_no, {} FROM {}").format(
+                sql.Literal(offset), sql.SQL(", ").join(map(sql.Identifier, KNOWN)), stage
+            )
+            for offset, stage in zip(offsets, self.stages, strict=True)
+        )
+
+        def typed(k: int) -> tuple[list[tuple[int, str]], int, date | None]:
+            """This range's typed rows (from both halves of the file), their overlaps, count, first date."""
+            source = sql.SQL("(SELECT * FROM ({}) AS st WHERE {}) AS st").format(
+                staged_rows, sql.SQL(ranges[k].replace("prefix", "btrim(prefix)"))
+            )
+            conn = sides[k]
+            conn.execute(
+                _sub(conn, _TYPED_SQL, kind="UNLOGGED", rows=self.typed[k], on_commit="", stage=source),
+                {**params, "offset": 0, "split": split},
+            )
+            conn.execute(sql.SQL("ANALYZE {}").format(self.typed[k]))
+            row = conn.execute(sql.SQL("SELECT count(*), min(effective_date) FROM {}").format(self.typed[k]))
+            first = row.fetchone()
+            return _overlaps(conn, self.typed[k]), int(_value(first, 0)), _value(first, 1)
+
+        per_range = list(pool.map(typed, (0, 1)))
+        overlaps = sorted(p for part in per_range for p in part[0])
+        count = sum(part[1] for part in per_range)
         if overlaps:
             problems += overlaps
             if not self.skip_bad:
                 _refuse(self.path, problems)
-            bad = sorted({line for line, _ in overlaps})
-            for table in self.typed:
-                side.execute(sql.SQL("DELETE FROM {} WHERE line = ANY(%s)").format(table), (bad,))
-            result.skipped += len(bad)
+            for k, part in enumerate(per_range):
+                bad = sorted({line for line, _ in part[0]})
+                if bad:
+                    cur = sides[k].execute(
+                        sql.SQL("DELETE FROM {} WHERE line = ANY(%s)").format(self.typed[k]), (bad,)
+                    )
+                    count -= cur.rowcount
+                    result.skipped += len(bad)
         problems.sort()
         result.problem_count = len(problems)
         result.problems = problems[:MAX_REPORTED]
-        union_sql = union.as_string(side)
-        row = side.execute(f"SELECT count(*), min(effective_date) FROM {union_sql}").fetchone()
-        count, effective_from = _value(row, 0), _value(row, 1)
+        if overlaps:  # a deleted line may have been the earliest
+            per_range = [
+                (
+                    part[0],
+                    part[1],
+                    _value(
+                        sides[k]
+                        .execute(sql.SQL("SELECT min(effective_date) FROM {}").format(self.typed[k]))
+                        .fetchone()
+                    ),
+                )
+                for k, part in enumerate(per_range)
+            ]
+        effective_from = min((part[2] for part in per_range if part[2] is not None), default=None)
         result.effective_from = effective_from
         if not count:
             return True
-        # The median prefix (byte order) of a 1% sample splits the rows into two ranges of similar size.
-        split = _value(
-            side.execute(
-                "SELECT coalesce("
-                f'(SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY prefix COLLATE "C") FROM '
-                f"(SELECT prefix FROM {self.typed[0].as_string(side)} TABLESAMPLE BERNOULLI (1) UNION ALL "
-                f"SELECT prefix FROM {self.typed[1].as_string(side)} TABLESAMPLE BERNOULLI (1)) AS s), "
-                f'(SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY prefix COLLATE "C") FROM {union_sql}))'
-            ).fetchone()
-        )
         role = _value(self.conn.execute("SELECT current_user").fetchone())
-        for table in self.typed:
-            side.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(table, sql.Identifier(role)))
+        for k, table in enumerate(self.typed):
+            sides[k].execute(sql.SQL("GRANT SELECT ON {} TO {}").format(table, sql.Identifier(role)))
         settings = self.conn.execute(
             "SELECT " + ", ".join("current_setting(%s, true)" for _ in _SETTINGS), _SETTINGS
         ).fetchone()
         values = [("role", role), *zip(_SETTINGS, _values(settings), strict=True)]
         load = {**params, "from": effective_from, "split": split}
+        typed_names = [t.as_string(side) for t in self.typed]
 
         helper = sides[1]
         helper_prepared = threading.Event()
@@ -709,9 +740,7 @@ class _ParallelImport:
                     "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in values),
                     [v or "" for pair in values for v in pair],
                 )
-                counts = _close_and_insert(
-                    helper, self.mode, load, union_sql, 'prefix COLLATE "C" >= %(split)s'
-                )
+                counts = _close_and_insert(helper, self.mode, load, typed_names[1], ranges[1])
                 helper.execute(sql.SQL("PREPARE TRANSACTION {}").format(sql.Literal(self.gid)))
                 helper_prepared.set()
                 return counts
@@ -722,7 +751,7 @@ class _ParallelImport:
 
         future = pool.submit(help_load)
         try:
-            mine = _close_and_insert(self.conn, self.mode, load, union_sql, 'prefix COLLATE "C" < %(split)s')
+            mine = _close_and_insert(self.conn, self.mode, load, typed_names[0], ranges[0])
             theirs = future.result()
         except BaseException:
             if not future.done():
