@@ -121,6 +121,18 @@ FK_COLUMN_NAME_EXCEPTIONS = {
     ),
 }
 
+# Foreign keys enforced per statement by triggers instead of per row by a constraint (same error,
+# same ON DELETE RESTRICT): (table, constraint name the error carries) -> reason. The guard triggers
+# are checked below; tests/cdr/test_cdr_raw_references.py exercises them.
+FOREIGN_KEYS_AS_STATEMENT_TRIGGERS = {
+    ("cdr.raw_cdr", "raw_cdr_account_id_fkey"): "bulk CDR ingest: 3 per-row key checks were half its INSERT",
+    ("cdr.raw_cdr", "raw_cdr_trunk_id_fkey"): "bulk CDR ingest: 3 per-row key checks were half its INSERT",
+    (
+        "cdr.raw_cdr",
+        "raw_cdr_carrier_trunk_id_fkey",
+    ): "bulk CDR ingest: 3 per-row key checks were half its INSERT",
+}
+
 OPEN_ENUM_EXCEPTIONS = {
     "vendor_mgmt.service_providers.provider_type": "plugin entry-point name: an open set",
     "messaging.webhook_events.event_type": "event names grow with the API: an open set",
@@ -443,6 +455,26 @@ def test_foreign_keys_are_named_indexed_and_explicit(conn: psycopg.Connection[An
         if k["confdeltype"] not in ON_DELETE_EXPLICIT:
             violations.append(f"{k['conname']}: ON DELETE not explicit")
     assert violations == []
+
+
+def test_foreign_keys_checked_by_statement_triggers_are_guarded(conn: psycopg.Connection[Any]) -> None:
+    names = {k["conname"] for k in constraints(conn)}
+    triggers = {
+        (r[0], r[1])
+        for r in rows(
+            conn,
+            "SELECT tgrelid::regclass::text, tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D'",
+        )
+    }
+    for _table, name in FOREIGN_KEYS_AS_STATEMENT_TRIGGERS:
+        assert name not in names, f"{name} is a constraint again: drop it from the exceptions"
+    assert {
+        ("cdr.raw_cdr", "raw_cdr_references_insert_trg"),
+        ("cdr.raw_cdr", "raw_cdr_references_update_trg"),
+        ("accounts.accounts", "accounts_raw_cdr_restrict_trg"),
+        ("routing.trunks", "trunks_raw_cdr_restrict_trg"),
+        ("routing.carrier_trunks", "carrier_trunks_raw_cdr_restrict_trg"),
+    } <= triggers
 
 
 def test_constraint_and_index_names_follow_convention(conn: psycopg.Connection[Any]) -> None:

@@ -77,13 +77,10 @@ CREATE TABLE cdr.raw_cdr (
     created_at         timestamptz   NOT NULL DEFAULT now(),
     CONSTRAINT raw_cdr_pkey PRIMARY KEY (id, start_time),
     CONSTRAINT raw_cdr_call_id_start_time_key UNIQUE (call_id, start_time),
-    CONSTRAINT raw_cdr_account_id_fkey FOREIGN KEY (account_id)
-        REFERENCES accounts.accounts (id) ON DELETE RESTRICT,
-    CONSTRAINT raw_cdr_trunk_id_fkey FOREIGN KEY (trunk_id, account_id)
-        REFERENCES routing.trunks (id, account_id) ON DELETE RESTRICT,
+    -- account_id -> accounts.accounts, (trunk_id, account_id) -> routing.trunks and carrier_trunk_id ->
+    -- routing.carrier_trunks are foreign keys checked per statement, not per row (ON DELETE RESTRICT):
+    -- cdr.raw_cdr_check_references and cdr.restrict_raw_cdr_references in 0015_cdr_functions.sql.
     CONSTRAINT raw_cdr_trunk_id_check CHECK (trunk_id IS NULL OR account_id IS NOT NULL),
-    CONSTRAINT raw_cdr_carrier_trunk_id_fkey FOREIGN KEY (carrier_trunk_id)
-        REFERENCES routing.carrier_trunks (id) ON DELETE RESTRICT,
     CONSTRAINT raw_cdr_ani_check CHECK (ani ~ '^\+[1-9][0-9]{1,14}$'),
     CONSTRAINT raw_cdr_dnis_check CHECK (dnis ~ '^\+[1-9][0-9]{1,14}$'),
     CONSTRAINT raw_cdr_duration_check CHECK (duration >= 0),

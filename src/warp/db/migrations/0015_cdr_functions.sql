@@ -252,6 +252,130 @@ ALTER VIEW cdr.failed_calls OWNER TO warp_owner;
 GRANT SELECT ON cdr.failed_calls TO warp_app, warp_staff, warp_readonly;
 
 -- ---------------------------------------------------------------------------------------------
+-- References of cdr.raw_cdr (account, trunk, carrier trunk): checked once per statement, not per row.
+-- A foreign key runs one look-up (and lock) of its referenced row for every inserted row; the three of
+-- raw_cdr cost more than half of a bulk ingest's INSERT (docs/performance.md, issue 7). These triggers
+-- give the same guarantee set-based: after every INSERT or UPDATE statement on cdr.raw_cdr, the
+-- distinct referenced rows are locked FOR KEY SHARE (what a foreign key's check does, so a concurrent
+-- delete waits for this transaction) and a missing one fails the statement with the foreign key's
+-- error; deleting or re-keying a referenced account, trunk or carrier trunk that raw CDRs still use
+-- fails like ON DELETE RESTRICT (and TRUNCATE is refused). Inserts go through cdr.raw_cdr (the
+-- parent): partitions are only written by partition maintenance, which moves rows already checked.
+
+CREATE FUNCTION cdr.raw_cdr_check_references() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog
+AS $$
+DECLARE
+    no_account text;
+    no_trunk text;
+    no_carrier_trunk text;
+BEGIN
+    -- One pass over the statement's rows: their distinct references, each locked as a foreign key's
+    -- check locks it; what could not be locked does not exist (or was deleted concurrently).
+    WITH refs AS MATERIALIZED (
+        SELECT account_id, trunk_id, carrier_trunk_id FROM new_rows GROUP BY 1, 2, 3
+    ),
+    a AS (SELECT DISTINCT account_id AS id FROM refs WHERE account_id IS NOT NULL),
+    a_locked AS (SELECT x.id FROM accounts.accounts x WHERE x.id IN (SELECT id FROM a) FOR KEY SHARE OF x),
+    -- MATCH SIMPLE, as the foreign key was: checked when both columns are set
+    t AS (SELECT DISTINCT trunk_id, account_id FROM refs WHERE trunk_id IS NOT NULL AND account_id IS NOT NULL),
+    t_locked AS (
+        SELECT x.id, x.account_id FROM routing.trunks x
+        WHERE (x.id, x.account_id) IN (SELECT trunk_id, account_id FROM t) FOR KEY SHARE OF x
+    ),
+    c AS (SELECT DISTINCT carrier_trunk_id AS id FROM refs WHERE carrier_trunk_id IS NOT NULL),
+    c_locked AS (SELECT x.id FROM routing.carrier_trunks x WHERE x.id IN (SELECT id FROM c) FOR KEY SHARE OF x)
+    SELECT (SELECT min(id::text) FROM a WHERE id NOT IN (SELECT id FROM a_locked)),
+           (SELECT min(format('%s, %s', trunk_id, account_id)) FROM t
+            WHERE (trunk_id, account_id) NOT IN (SELECT id, account_id FROM t_locked)),
+           (SELECT min(id::text) FROM c WHERE id NOT IN (SELECT id FROM c_locked))
+    INTO no_account, no_trunk, no_carrier_trunk;
+    IF no_account IS NOT NULL THEN
+        RAISE EXCEPTION 'insert or update on table "raw_cdr" violates foreign key constraint "raw_cdr_account_id_fkey"'
+            USING ERRCODE = 'foreign_key_violation', SCHEMA = 'cdr', TABLE = 'raw_cdr',
+                  CONSTRAINT = 'raw_cdr_account_id_fkey',
+                  DETAIL = format('Key (account_id)=(%s) is not present in table "accounts".', no_account);
+    END IF;
+    IF no_trunk IS NOT NULL THEN
+        RAISE EXCEPTION 'insert or update on table "raw_cdr" violates foreign key constraint "raw_cdr_trunk_id_fkey"'
+            USING ERRCODE = 'foreign_key_violation', SCHEMA = 'cdr', TABLE = 'raw_cdr',
+                  CONSTRAINT = 'raw_cdr_trunk_id_fkey',
+                  DETAIL = format('Key (trunk_id, account_id)=(%s) is not present in table "trunks".', no_trunk);
+    END IF;
+    IF no_carrier_trunk IS NOT NULL THEN
+        RAISE EXCEPTION 'insert or update on table "raw_cdr" violates foreign key constraint "raw_cdr_carrier_trunk_id_fkey"'
+            USING ERRCODE = 'foreign_key_violation', SCHEMA = 'cdr', TABLE = 'raw_cdr',
+                  CONSTRAINT = 'raw_cdr_carrier_trunk_id_fkey',
+                  DETAIL = format('Key (carrier_trunk_id)=(%s) is not present in table "carrier_trunks".',
+                                  no_carrier_trunk);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION cdr.raw_cdr_check_references() IS
+    'Statement-level foreign key check of cdr.raw_cdr (account_id, (trunk_id, account_id), carrier_trunk_id): '
+    'locks the distinct referenced rows FOR KEY SHARE and fails like the foreign key when one is missing.';
+CREATE TRIGGER raw_cdr_references_insert_trg AFTER INSERT ON cdr.raw_cdr
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cdr.raw_cdr_check_references();
+CREATE TRIGGER raw_cdr_references_update_trg AFTER UPDATE ON cdr.raw_cdr
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION cdr.raw_cdr_check_references();
+
+CREATE FUNCTION cdr.restrict_raw_cdr_references() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog
+AS $$
+DECLARE
+    col constant text := TG_ARGV[0];
+    used boolean;
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM cdr.raw_cdr WHERE %I IS NOT NULL)', col) INTO used;
+        IF used THEN
+            RAISE EXCEPTION 'cannot truncate %.%: cdr.raw_cdr rows reference it (%)', TG_TABLE_SCHEMA, TG_TABLE_NAME, col
+                USING ERRCODE = 'foreign_key_violation';
+        END IF;
+        RETURN NULL;
+    END IF;
+    -- The rows of a transaction that inserted raw CDRs and committed while this one waited for the
+    -- referenced row's lock are only visible to a READ COMMITTED statement (a foreign key uses a
+    -- cross-check snapshot for that): other isolation levels may not delete referenced rows.
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION '%.% rows referenced by cdr.raw_cdr may only be deleted or re-keyed in READ COMMITTED',
+            TG_TABLE_SCHEMA, TG_TABLE_NAME USING ERRCODE = 'feature_not_supported';
+    END IF;
+    IF TG_OP = 'UPDATE' AND NEW.id = OLD.id
+       AND (TG_TABLE_NAME <> 'trunks' OR to_jsonb(NEW) -> 'account_id' = to_jsonb(OLD) -> 'account_id') THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM cdr.raw_cdr WHERE %I = $1)', col) INTO used USING OLD.id;
+    IF used THEN
+        RAISE EXCEPTION 'update or delete on table "%" violates foreign key constraint "raw_cdr_%_fkey" on table "raw_cdr"',
+                TG_TABLE_NAME, col
+            USING ERRCODE = 'foreign_key_violation', SCHEMA = TG_TABLE_SCHEMA, TABLE = TG_TABLE_NAME,
+                  CONSTRAINT = format('raw_cdr_%s_fkey', col),
+                  DETAIL = format('Key (id)=(%s) is still referenced from table "raw_cdr".', OLD.id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION cdr.restrict_raw_cdr_references() IS
+    'ON DELETE RESTRICT for the references of cdr.raw_cdr (argument: its column): refuses to delete, re-key '
+    'or truncate a referenced row while raw CDRs use it.';
+CREATE TRIGGER accounts_raw_cdr_restrict_trg AFTER DELETE OR UPDATE OF id ON accounts.accounts
+    FOR EACH ROW EXECUTE FUNCTION cdr.restrict_raw_cdr_references('account_id');
+CREATE TRIGGER accounts_raw_cdr_truncate_trg BEFORE TRUNCATE ON accounts.accounts
+    FOR EACH STATEMENT EXECUTE FUNCTION cdr.restrict_raw_cdr_references('account_id');
+CREATE TRIGGER trunks_raw_cdr_restrict_trg AFTER DELETE OR UPDATE OF id, account_id ON routing.trunks
+    FOR EACH ROW EXECUTE FUNCTION cdr.restrict_raw_cdr_references('trunk_id');
+CREATE TRIGGER trunks_raw_cdr_truncate_trg BEFORE TRUNCATE ON routing.trunks
+    FOR EACH STATEMENT EXECUTE FUNCTION cdr.restrict_raw_cdr_references('trunk_id');
+CREATE TRIGGER carrier_trunks_raw_cdr_restrict_trg AFTER DELETE OR UPDATE OF id ON routing.carrier_trunks
+    FOR EACH ROW EXECUTE FUNCTION cdr.restrict_raw_cdr_references('carrier_trunk_id');
+CREATE TRIGGER carrier_trunks_raw_cdr_truncate_trg BEFORE TRUNCATE ON routing.carrier_trunks
+    FOR EACH STATEMENT EXECUTE FUNCTION cdr.restrict_raw_cdr_references('carrier_trunk_id');
+
+-- ---------------------------------------------------------------------------------------------
 -- Where the acc_cdrs worker stopped, per source (restart-safe: advanced in the ingest transaction).
 
 CREATE TABLE cdr.ingest_watermarks (
