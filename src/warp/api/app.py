@@ -22,7 +22,16 @@ from warp.auth.policy import AuthPolicy, load_policy
 from warp.auth.ratelimit import RateLimiter
 from warp.db.connection import database_url
 from warp.db.pooler import connection_kwargs
+from warp.errors import ConfigError
 from warp.reporting.source import ReportingSource
+
+
+def _env_slots() -> int:
+    raw = os.environ.get("WARP_API_DB_SLOTS", "1")
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"WARP_API_DB_SLOTS: {raw!r} is not a whole number") from None
 
 
 def create_app(
@@ -30,9 +39,18 @@ def create_app(
     *,
     policy: AuthPolicy | None = None,
     pool_size: int = 10,
+    db_slots: int | None = None,
     request_log: bool = True,
 ) -> FastAPI:
-    """Build the API; the connection pool (dict rows) opens at start-up and closes at shutdown."""
+    """Build the API; the connection pool (dict rows) opens at start-up and closes at shutdown.
+
+    ``db_slots`` (default ``WARP_API_DB_SLOTS``, else 1) is how many requests of this process
+    hold a database transaction at once; concurrency beyond it comes from worker processes
+    (``warp serve --workers``). ADR 0007 says why one is the default.
+    """
+    slots = db_slots if db_slots is not None else _env_slots()
+    if not 1 <= slots <= max(1, pool_size - 1):
+        raise ConfigError(f"WARP_API_DB_SLOTS: {slots} must be between 1 and the pool size less one")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,7 +75,7 @@ def create_app(
             limiter=RateLimiter(effective),
             url=db_url,
             key_cache=ApiKeyCache(effective.api_key_cache_seconds),
-            db_slots=anyio.Semaphore(max(1, pool_size // 2)),
+            db_slots=anyio.Semaphore(slots),
         )
         writer = RequestLogWriter(pool) if request_log else None
         app.state.request_log = writer

@@ -37,7 +37,6 @@ import psycopg
 from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from limits.storage import MemoryStorage
 from psycopg_pool import ConnectionPool
 from starlette.concurrency import run_in_threadpool
 
@@ -47,7 +46,7 @@ from warp.auth.errors import InsufficientScope, Unauthenticated
 from warp.auth.key_cache import ApiKeyCache
 from warp.auth.policy import AuthPolicy
 from warp.auth.principal import Principal
-from warp.auth.ratelimit import RateLimiter
+from warp.auth.ratelimit import LocalStorage, RateLimiter
 from warp.db import tenant
 
 PUBLIC = "public"
@@ -71,9 +70,10 @@ class WarpState:
     limiter: RateLimiter
     url: str
     key_cache: ApiKeyCache | None = None  # verified API keys (policy.api_key_cache_seconds)
-    # Requests holding (or about to take) a pooled connection, at most half the pool: worker threads
-    # never all block on the pool while the requests holding its connections wait for a thread to
-    # commit, and a handler that takes a second connection (reports, streamed exports) finds one.
+    # Requests holding (or about to take) a pooled connection (WARP_API_DB_SLOTS, default 1, fewer
+    # than the pool): worker threads never all block on the pool while the requests holding its
+    # connections wait for a thread to commit, a handler that takes a second connection (reports,
+    # streamed exports) finds one, and few threads contend for the GIL (ADR 0007).
     db_slots: anyio.Semaphore | None = None
 
 
@@ -242,7 +242,7 @@ def require(permission: str) -> Any:
                 identity = (
                     f"key:{principal.api_key_id}" if principal.api_key_id else f"user:{principal.user_id}"
                 )
-                if isinstance(state.limiter.storage, MemoryStorage):
+                if isinstance(state.limiter.storage, LocalStorage):
                     quota = state.limiter.hit(identity, principal.rate_limits)
                 else:  # a network storage (Redis) blocks: off the event loop
                     quota = await run_in_threadpool(state.limiter.hit, identity, principal.rate_limits)

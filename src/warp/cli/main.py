@@ -62,7 +62,14 @@ app.add_typer(worker_app, name="worker")
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8080, help="TCP port."),
-    workers: int = typer.Option(1, help="Worker processes."),
+    workers: int = typer.Option(
+        0, help="Worker processes (0 = one per CPU). Requests are spread over them by the kernel."
+    ),
+    db_slots: int = typer.Option(
+        0,
+        help="Requests per worker holding a database transaction at once "
+        "(0 = WARP_API_DB_SLOTS, else 1; see docs/adr/0007).",
+    ),
 ) -> None:
     """Run the REST API."""
     import uvicorn
@@ -71,6 +78,9 @@ def serve(
 
     # Resolve (and start, when embedded) the database before the workers fork.
     os.environ.setdefault("WARP_DATABASE_URL", database_url())
+    if db_slots:
+        os.environ["WARP_API_DB_SLOTS"] = str(db_slots)
+    workers = workers or os.cpu_count() or 1
     # No access log: every request already goes to audit.api_request_log (batched), and printing a
     # line per request costs throughput.
     uvicorn.run(

@@ -15,12 +15,13 @@ from uuid import UUID
 
 import psycopg
 from limits import RateLimitItemPerSecond
-from limits.storage import MemoryStorage, Storage
+from limits.storage import Storage
 from limits.strategies import FixedWindowRateLimiter
 from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from warp.auth.policy import AuthPolicy
+from warp.auth.ratelimit import LocalStorage
 from warp.messaging import errors
 from warp.messaging.encoding import count_segments
 from warp.messaging.keywords import HELP, START, STOP, classify
@@ -91,7 +92,7 @@ class ThroughputLimiter:
     """
 
     def __init__(self, storage: Storage | None = None, default_account_mps: int = 100) -> None:
-        self._limiter = FixedWindowRateLimiter(storage or MemoryStorage())
+        self._limiter = FixedWindowRateLimiter(storage or LocalStorage())
         self.default_account_mps = default_account_mps
 
     def hit(

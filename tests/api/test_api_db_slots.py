@@ -1,0 +1,40 @@
+"""How many requests of one API process hold a transaction at once (WARP_API_DB_SLOTS, ADR 0007)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from warp.api.app import create_app
+from warp.errors import ConfigError
+from warp_auth_fixtures import TEST_POLICY
+
+
+def _slots(client: TestClient) -> float:
+    return float(client.app.state.warp.db_slots.value)  # type: ignore[attr-defined]
+
+
+def test_default_is_one_slot_per_process(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WARP_API_DB_SLOTS", raising=False)
+    with TestClient(create_app(db_url, policy=TEST_POLICY, request_log=False)) as client:
+        assert _slots(client) == 1
+        assert client.get("/ready").status_code == 200
+
+
+def test_slots_from_the_environment_and_the_argument(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WARP_API_DB_SLOTS", "3")
+    with TestClient(create_app(db_url, policy=TEST_POLICY, request_log=False)) as client:
+        assert _slots(client) == 3
+    with TestClient(create_app(db_url, policy=TEST_POLICY, request_log=False, db_slots=2)) as client:
+        assert _slots(client) == 2
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"), [("many", "not a whole number"), ("0", "between 1"), ("10", "between 1")]
+)
+def test_bad_slot_settings_are_refused_with_the_setting_named(
+    monkeypatch: pytest.MonkeyPatch, raw: str, message: str
+) -> None:
+    monkeypatch.setenv("WARP_API_DB_SLOTS", raw)
+    with pytest.raises(ConfigError, match=f"WARP_API_DB_SLOTS.*{message}"):
+        create_app("postgresql://unused", policy=TEST_POLICY)
