@@ -6,10 +6,13 @@ sends from any host of its /24: up to 50,800 distinct source addresses, ~31,000 
 rows and nearly all from 200,000 rows on), then:
   bare COPY    the same rows, already typed, COPY'd straight into cdr.raw_cdr (same partitions and
                indexes, no validation, no dedup, no trunk identification)
-  end to end   warp.cdr.ingest.import_file: COPY to staging, validation of every line, trunk
-               identification per source address, number normalisation, one INSERT ... ON CONFLICT
+  end to end   warp.cdr.ingest.import_file: every line parsed and validated (Python fast path for
+               the shapes Kamailio writes, SQL rules for the rest), trunk identification per source
+               address, number normalisation, typed chunks COPY'd to staging and moved with one
+               INSERT ... ON CONFLICT each, by a second thread while the next chunk is parsed
   re-import    the same file again (every row a duplicate)
-Prints a table. Usage:
+Prints a table (wall time, and the CPU time of the PostgreSQL backend and of this client) and the
+load average before and after. Usage:
 
     .venv/bin/python bench/cdr_ingest.py [--rows 1000000]
 
@@ -21,11 +24,13 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
 import random
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -40,6 +45,20 @@ from warp.db.migrate import migrate
 
 # The columns Kamailio's acc module writes (the same contract the acc_cdrs worker reads).
 HEADER = list(ACC_COLUMNS)
+
+
+def backend_cpu(conn: psycopg.Connection[Any]) -> float:
+    """CPU seconds used so far by the connection's server process (0 when it is not on this machine)."""
+    try:
+        with open(f"/proc/{conn.info.backend_pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load() -> str:
+    return ", ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def scratch_db(base_url: str, name: str) -> str:
@@ -135,6 +154,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
     console = Console()
+    console.print(f"load average before: {load()}")
     url = scratch_db(database_url(), "warp_bench_cdr_ingest")
     migrate(url)
     setup(url)
@@ -148,7 +168,7 @@ def main() -> None:
         rows = []
         with psycopg.connect(url) as conn:
             conn.execute("CHECKPOINT")
-            t0 = time.monotonic()
+            t0, c0, p0 = time.monotonic(), backend_cpu(conn), time.process_time()
             with conn.cursor().copy(
                 "COPY cdr.raw_cdr (start_time, end_time, duration, call_id, source_ip, raw_ani, raw_dnis, ani, dnis, "
                 "sip_code, ingest_source) FROM STDIN (FORMAT csv)"
@@ -157,24 +177,46 @@ def main() -> None:
                     cp.write(typed[i : i + (1 << 20)])
             conn.commit()
             bare = time.monotonic() - t0
-            rows.append(("bare COPY into cdr.raw_cdr", args.rows, args.rows, 0, bare))
+            cpu = (backend_cpu(conn) - c0, time.process_time() - p0)
+            rows.append(("bare COPY into cdr.raw_cdr", args.rows, args.rows, 0, bare, *cpu))
             conn.execute("TRUNCATE cdr.raw_cdr CASCADE")
             conn.commit()
             conn.execute("CHECKPOINT")
             conn.commit()
             for label in ("end to end (warp cdr import)", "re-import (all duplicates)"):
-                t0 = time.monotonic()
+                t0, c0, p0 = time.monotonic(), backend_cpu(conn), time.process_time()
                 with tenant.transaction(conn, tenant.Context(staff=True, actor_type="SYSTEM")):
                     result = import_file(conn, path)
-                rows.append((label, result.rows, result.inserted, result.duplicates, time.monotonic() - t0))
+                secs = time.monotonic() - t0
+                cpu = (backend_cpu(conn) - c0, time.process_time() - p0)
+                rows.append((label, result.rows, result.inserted, result.duplicates, secs, *cpu))
     table = Table(title=f"CDR ingest, {args.rows:,} Kamailio CDRs")
-    for col in ("path", "rows", "inserted", "duplicates", "seconds", "CDRs/s", "vs bare COPY"):
+    for col in (
+        "path",
+        "rows",
+        "inserted",
+        "dups",
+        "seconds",
+        "server CPU s",
+        "client CPU s",
+        "CDRs/s",
+        "vs COPY",
+    ):
         table.add_column(col, justify="left" if col == "path" else "right")
-    for label, n, ins, dup, secs in rows:
+    for label, n, ins, dup, secs, server, client in rows:
         table.add_row(
-            label, f"{n:,}", f"{ins:,}", f"{dup:,}", f"{secs:.2f}", f"{n / secs:,.0f}", f"{bare / secs:.2f}"
+            label,
+            f"{n:,}",
+            f"{ins:,}",
+            f"{dup:,}",
+            f"{secs:.2f}",
+            f"{server:.2f}",
+            f"{client:.2f}",
+            f"{n / secs:,.0f}",
+            f"{bare / secs:.2f}",
         )
     console.print(table)
+    console.print(f"load average after: {load()}")
 
 
 if __name__ == "__main__":

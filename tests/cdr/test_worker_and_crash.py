@@ -84,8 +84,8 @@ def test_import_killed_midway_then_rerun(db_url: str, tmp_path: Path) -> None:
         while time.monotonic() < deadline:
             busy = one(
                 watch,
-                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%%cdr_ingest_stage%%' "
-                "AND pid <> pg_backend_pid()",
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() "
+                "AND (query LIKE '%%cdr_ingest_stage%%' OR query LIKE 'COPY cdr.raw_cdr %%')",
             )
             if busy and one(watch, "SELECT count(*) FROM cdr.raw_cdr") == 1000:
                 break

@@ -26,7 +26,6 @@ import queue
 import re
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -183,15 +182,18 @@ LEFT JOIN routing.carrier_trunks ct ON ct.name = btrim(s.carrier_trunk)
 ON CONFLICT (call_id, start_time) DO NOTHING
 """
 
-# The typed staging table of the fast path: values already checked and converted in Python.
+# Rows of the fast path, final values for cdr.raw_cdr (times are local times of the file's zone, read
+# with the TimeZone setting set to it): COPY'd straight into cdr.raw_cdr, or, when a chunk holds a
+# CDR that is already there, into a staging table with the same columns and moved by
+# INSERT ... ON CONFLICT DO NOTHING (no per-row function or join either way).
 _TYPED_COLUMNS = (
-    "src_line",
+    "source_line",
     "start_time",
     "call_id",
     "answer_time",
     "end_time",
     "duration",
-    "src_ip",
+    "source_ip",
     "raw_ani",
     "raw_dnis",
     "ani",
@@ -200,31 +202,27 @@ _TYPED_COLUMNS = (
     "sip_reason",
     "pdd_ms",
     "direction",
-    "carrier_trunk",
+    "carrier_trunk_name",
+    "carrier_trunk_id",
     "extra",
+    "ingest_source",
+    "source_file",
+    "account_id",
+    "trunk_id",
+    "trunk_identified",
 )
 _TYPED_STAGE_SQL = """
 CREATE TEMP TABLE IF NOT EXISTS cdr_ingest_stage_typed (
-    src_line bigint, start_time timestamp, call_id text, answer_time timestamp, end_time timestamp,
-    duration numeric(12,3), src_ip text, raw_ani text, raw_dnis text, ani text, dnis text, sip_code integer,
-    sip_reason text, pdd_ms integer, direction text, carrier_trunk text, extra jsonb
+    source_line integer, start_time timestamptz, call_id text, answer_time timestamptz, end_time timestamptz,
+    duration numeric(12,3), source_ip inet, raw_ani text, raw_dnis text, ani text, dnis text, sip_code integer,
+    sip_reason text, pdd_ms integer, direction text, carrier_trunk_name text, carrier_trunk_id uuid, extra jsonb,
+    ingest_source text, source_file text, account_id uuid, trunk_id uuid, trunk_identified boolean
 ) ON COMMIT DROP
 """
-
-# No per-row SQL function: times are local times in the file's zone, everything else is final.
-_TYPED_INSERT_SQL = """
-INSERT INTO cdr.raw_cdr (start_time, call_id, answer_time, end_time, duration, source_ip, raw_ani, raw_dnis, ani,
-                         dnis, sip_code, sip_reason, pdd_ms, direction, account_id, trunk_id, carrier_trunk_id,
-                         carrier_trunk_name, trunk_identified, ingest_source, source_file, source_line, extra)
-SELECT s.start_time AT TIME ZONE %(tz)s, s.call_id, s.answer_time AT TIME ZONE %(tz)s,
-       s.end_time AT TIME ZONE %(tz)s, s.duration, i.ip, s.raw_ani, s.raw_dnis, s.ani, s.dnis, s.sip_code,
-       s.sip_reason, s.pdd_ms, s.direction, i.account_id, i.trunk_id, ct.id, s.carrier_trunk,
-       i.trunk_id IS NOT NULL, %(source)s, %(file)s, s.src_line::integer, s.extra
-FROM cdr_ingest_stage_typed s
-LEFT JOIN cdr_ingest_ips i ON i.src = s.src_ip
-LEFT JOIN routing.carrier_trunks ct ON ct.name = s.carrier_trunk
-ON CONFLICT (call_id, start_time) DO NOTHING
-"""
+_TYPED_INSERT_SQL = (
+    f"INSERT INTO cdr.raw_cdr ({', '.join(_TYPED_COLUMNS)}) SELECT {', '.join(_TYPED_COLUMNS)} "
+    "FROM cdr_ingest_stage_typed ON CONFLICT (call_id, start_time) DO NOTHING"
+)
 
 
 # routing.identify_trunk for every distinct source address in one join (the same rule: enabled
@@ -376,14 +374,25 @@ def is_timestamp_fast(value: str) -> bool:
 
 
 class _FastPath:
-    """Turns a record (values in header order) into a line of the typed stage's COPY text, or None."""
+    """Turns a record (values in header order) into the start of its COPY line for cdr.raw_cdr, or None.
 
-    def __init__(self, names: Sequence[str], extra: Sequence[str]) -> None:
+    The line lacks the account, trunk and trunk_identified columns: they come from the source
+    address's identification (:meth:`finish`).
+    """
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        extra: Sequence[str],
+        carrier_trunks: dict[str, str],
+        source: str,
+        name: str,
+    ) -> None:
         pos = {n: i for i, n in enumerate(names)}
         self.index = [pos.get(c, -1) for c in KNOWN]
         self.extra = [(c, pos[c]) for c in extra]
-        self.ips: Counter[str] = Counter()
-        """Rows per source address staged by the fast path ('' = none)."""
+        self.carrier_trunks = carrier_trunks
+        self.tail = f"\t{source}\t{name.translate(_COPY_ESCAPES)}\t"
 
     def line(self, number: int, rec: Sequence[str]) -> str | None:
         (start, callid, duration, sip_code, end, answer, ip, frm, ruri, reason, ctrunk, pdd, direction) = [
@@ -404,36 +413,40 @@ class _FastPath:
         way = _DIRECTIONS.get(direction)
         if way is None:
             return None
-        ani = dnis = "\\N"
+        ani = dnis = _NULL
         if frm:
             a = number_chars_fast(frm)
             if a is None:
                 return None
-            ani = e164_chars(a) or "\\N"
+            ani = e164_chars(a) or _NULL
         if ruri:
             d = number_chars_fast(ruri)
             if d is None:
                 return None
-            dnis = e164_chars(d) or "\\N"
+            dnis = e164_chars(d) or _NULL
         extra = "{}"
         if self.extra:
             extra = json.dumps({c: rec[i] for c, i in self.extra if rec[i] != ""})
+        ctrunk_id = self.carrier_trunks.get(ctrunk, _NULL) if ctrunk else _NULL
         texts = (callid, frm, ruri, reason, ctrunk, extra)
         joined = "".join(texts)
         if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined:
             callid, frm, ruri, reason, ctrunk, extra = (t.translate(_COPY_ESCAPES) for t in texts)
-        self.ips[ip] += 1
         return (
-            f"{number}\t{start}\t{callid}\t{answer or chr(92) + 'N'}\t{end or chr(92) + 'N'}\t{duration}\t"
-            f"{ip or chr(92) + 'N'}\t{frm or chr(92) + 'N'}\t{ruri or chr(92) + 'N'}\t{ani}\t{dnis}\t{sip_code}\t"
-            f"{reason or chr(92) + 'N'}\t{pdd or chr(92) + 'N'}\t{way}\t{ctrunk or chr(92) + 'N'}\t{extra}\n"
+            f"{number}\t{start}\t{callid}\t{answer or _NULL}\t{end or _NULL}\t{duration}\t{ip or _NULL}\t"
+            f"{frm or _NULL}\t{ruri or _NULL}\t{ani}\t{dnis}\t{sip_code}\t{reason or _NULL}\t{pdd or _NULL}\t"
+            f"{way}\t{ctrunk or _NULL}\t{ctrunk_id}\t{extra}{self.tail}"
         )
+
+
+_NULL = "\\N"
+_UNIDENTIFIED = f"{_NULL}\t{_NULL}\tf\n"
 
 
 @dataclass
 class _Chunk:
-    text: str
-    rows: int
+    rows: list[tuple[str, str]]
+    """(source address, COPY line without the trunk columns)"""
     new_ips: list[str]
 
 
@@ -497,7 +510,7 @@ def _ingest(
     """Ingest ``records`` (line number, values in ``names`` order) in the caller's transaction.
 
     ``problems`` holds the lines refused before this point (and receives the ones found here). The
-    fast path's chunks are COPY'd and inserted by a second thread while this one parses the next.
+    fast path's chunks are loaded by a second thread while this one parses the next chunk.
     """
     result = IngestResult(source=name)
     conn.execute(_IPS_SQL)
@@ -505,34 +518,69 @@ def _ingest(
     conn.execute(_TYPED_STAGE_SQL)
     _create_stage(conn, extra)
     conn.execute(sql.SQL("TRUNCATE {}, {}").format(sql.Identifier(STAGE), sql.Identifier(TYPED_STAGE)))
-    fast = _FastPath(names, extra)
+    carrier_trunks = {
+        str(_v(r, 0)): str(_v(r, 1)) for r in conn.execute("SELECT name, id FROM routing.carrier_trunks")
+    }
+    session_tz = str(_v(conn.execute("SELECT current_setting('TimeZone')").fetchone(), 0))
+    fast = _FastPath(names, extra, carrier_trunks, source, name)
+    trunks: dict[str, str] = {}
+    """source address -> the trunk columns of its rows (identified addresses only)"""
     slow: list[list[str | None]] = []
-    params = {"tz": tz, "source": source, "file": name}
     chunks: queue.Queue[_Chunk | None] = queue.Queue(maxsize=2)
     failed: list[BaseException] = []
-    copy_typed = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(TYPED_STAGE), sql.SQL(", ").join(map(sql.Identifier, _TYPED_COLUMNS))
+    mode = {"direct": True, "copy": True}
+    copy_direct = sql.SQL("COPY cdr.raw_cdr ({}) FROM STDIN").format(
+        sql.SQL(", ").join(map(sql.Identifier, _TYPED_COLUMNS))
     )
+    copy_staged = sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(TYPED_STAGE))
+
+    def identify(ips: list[str]) -> None:
+        with conn.cursor().copy("COPY cdr_ingest_ips (src, ip) FROM STDIN") as cp:
+            for ip in ips:
+                cp.write_row((ip, ip))
+        _identify_new(conn, len(ips))
+        for row in conn.execute(
+            "SELECT src, account_id, trunk_id FROM cdr_ingest_ips WHERE src = ANY(%s) AND trunk_id IS NOT NULL",
+            (ips,),
+        ):
+            trunks[str(_v(row, 0))] = f"{_v(row, 1)}\t{_v(row, 2)}\tt\n"
 
     def load(chunk: _Chunk) -> None:
-        with conn.cursor().copy(copy_typed) as cp:
-            cp.write(chunk.text.encode("utf-8", "surrogateescape"))
         if chunk.new_ips:
-            with conn.cursor().copy("COPY cdr_ingest_ips (src, ip) FROM STDIN") as cp:
-                for ip in chunk.new_ips:
-                    cp.write_row((ip, ip))
-            _identify_new(conn, len(chunk.new_ips))
-        result.inserted += conn.execute(_TYPED_INSERT_SQL, params).rowcount
-        if first_start:
-            low = _v(
-                conn.execute(
-                    "SELECT min(start_time AT TIME ZONE %s) FROM cdr_ingest_stage_typed", (tz,)
-                ).fetchone(),
-                0,
-            )
-            if low is not None and (result.first_start is None or low < result.first_start):
-                result.first_start = low
-        conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(TYPED_STAGE)))
+            identify(chunk.new_ips)
+        parts = []
+        unidentified = 0
+        for ip, line in chunk.rows:
+            ids = trunks.get(ip)
+            if ids is None:
+                unidentified += 1
+                ids = _UNIDENTIFIED
+            parts.append(line + ids)
+        result.unidentified += unidentified
+        data = "".join(parts).encode("utf-8")
+        # the file's times are read in its zone (the caller's setting is put back after)
+        conn.execute("SELECT set_config('TimeZone', %s, true)", (tz,))
+        if mode["direct"]:
+            # Nothing of this chunk in cdr.raw_cdr yet (the usual case): a plain COPY. A CDR that is
+            # already there fails it, and the chunk goes through the staging table instead.
+            try:
+                with conn.transaction(), conn.cursor().copy(copy_direct) as cp:
+                    cp.write(data)
+                result.inserted += len(chunk.rows)
+                data = b""
+            except psycopg.errors.UniqueViolation:
+                mode["direct"] = False
+            except psycopg.errors.FeatureNotSupported:  # COPY FROM under row-level security
+                mode["direct"] = mode["copy"] = False
+        if data:
+            with conn.cursor().copy(copy_staged) as cp:
+                cp.write(data)
+            inserted = conn.execute(_TYPED_INSERT_SQL).rowcount
+            result.inserted += inserted
+            # no duplicate in this chunk: the next one tries the plain COPY again
+            mode["direct"] = mode["copy"] and inserted == len(chunk.rows)
+            conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(TYPED_STAGE)))
+        conn.execute("SELECT set_config('TimeZone', %s, true)", (session_tz,))
 
     def loader() -> None:
         try:
@@ -546,12 +594,14 @@ def _ingest(
 
     thread = threading.Thread(target=loader, name="cdr-ingest-loader", daemon=True)
     thread.start()
+    earliest = ""
     try:
-        lines: list[str] = []
+        rows: list[tuple[str, str]] = []
         known: set[str] = set()
         new_ips: list[str] = []
         staged = 0
         ip_at = fast.index[KNOWN.index("src_ip")]
+        start_at = fast.index[KNOWN.index("start_time")]
         for number, rec in records:
             text = fast.line(number, rec)
             if text is None:
@@ -563,20 +613,24 @@ def _ingest(
                 except UnicodeEncodeError:
                     problems.append((number, "not valid UTF-8"))
                     continue
-            lines.append(text)
             ip = rec[ip_at] if ip_at >= 0 else ""
+            rows.append((ip, text))
             if ip and ip not in known:
                 known.add(ip)
                 new_ips.append(ip)
-            if len(lines) >= CHUNK_ROWS:
-                staged += len(lines)
-                chunks.put(_Chunk("".join(lines), len(lines), new_ips))
-                lines, new_ips = [], []
+            if first_start:
+                # the fast shape compares as text once the T separator is a space
+                start = rec[start_at].replace("T", " ")
+                earliest = start if not earliest or start < earliest else earliest
+            if len(rows) >= CHUNK_ROWS:
+                staged += len(rows)
+                chunks.put(_Chunk(rows, new_ips))
+                rows, new_ips = [], []
                 if failed:
                     break
-        if lines and not failed:
-            staged += len(lines)
-            chunks.put(_Chunk("".join(lines), len(lines), new_ips))
+        if rows and not failed:
+            staged += len(rows)
+            chunks.put(_Chunk(rows, new_ips))
     finally:
         chunks.put(None)
         thread.join()
@@ -584,8 +638,10 @@ def _ingest(
         raise failed[0]
     result.rows = staged
     result.duplicates = staged - result.inserted
-    unknown = {str(_v(r, 0)) for r in conn.execute("SELECT src FROM cdr_ingest_ips WHERE trunk_id IS NULL")}
-    result.unidentified = fast.ips[""] + sum(n for ip, n in fast.ips.items() if ip in unknown)
+    if earliest:
+        low = _v(conn.execute("SELECT %s::timestamp AT TIME ZONE %s", (earliest, tz)).fetchone(), 0)
+        if result.first_start is None or low < result.first_start:
+            result.first_start = low
     if slow:
         _stage_text(conn, slow, [*names])
         problems += _load_text_stage(conn, result, name=name, source=source, extra=extra, tz=tz)
