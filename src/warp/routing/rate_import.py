@@ -474,6 +474,8 @@ def _audit(
 # -- parallel load: two connections, two-phase commit ------------------------------------------------
 
 GID_PREFIX = "warp-rate-import"
+# Staging tables live for one import: autovacuum/autoanalyze of them would only compete for the CPU.
+_NO_AUTOVACUUM = "WITH (autovacuum_enabled = off)"
 _TABLE_RE = re.compile(r"^rate_import_(?:stage|rows)_([0-9]+)_([0-9a-f]+)_[0-9]$")
 _SETTINGS = ("warp.account_id", "warp.role", "warp.actor_type", "warp.actor_id", "warp.request_id")
 
@@ -557,13 +559,16 @@ def _split_offset(path: Path) -> int:
 class _ParallelImport:
     """One import on two connections: the caller's (coordinator) and a helper, one prefix range each.
 
-    The file's two halves are staged and checked in parallel on two autocommit side connections into
+    The file's two halves are COPYed and checked in parallel on two autocommit side connections into
     UNLOGGED tables (a second session cannot read the caller's temporary tables), with the same checks
-    and line numbers as the serial path. The typed rows are then split at a median prefix: the caller's
-    transaction closes and loads the prefixes below it, the helper the others, concurrently, and the
-    helper PREPAREs its transaction under a global id naming the caller's transaction id. The caller's
-    commit is the decision (:func:`resolve_prepared`). The two ranges share no prefix, so neither
-    transaction ever waits on the other's rows in the exclusion constraint.
+    and line numbers as the serial path. The lines are then split at the median prefix (byte order) and
+    each side types, checks for overlaps and counts one prefix range (a prefix's lines are all in one
+    range, so the overlap check is complete). The caller's transaction closes the current deck and
+    loads the rows of the low range, the helper's of the high range, concurrently; the helper then
+    PREPAREs its transaction under a global id naming the caller's transaction id, and the caller's
+    commit is the decision (:func:`resolve_prepared`). The ranges share no prefix, so neither
+    transaction ever waits on the other's rows in the exclusion constraint. Atomic, but the two halves
+    become visible at two commits a few milliseconds apart (ADR 0006).
     """
 
     def __init__(
@@ -648,7 +653,7 @@ class _ParallelImport:
         if problems and not self.skip_bad:
             _refuse(self.path, problems)
 
-        # The median prefix (byte order) of a 1% sample splits the lines into two ranges of similar size.
+        # The median prefix (byte order) of a 1% page sample splits the lines into two ranges of similar size.
         side = sides[0]
         sample = " UNION ALL ".join(
             f"SELECT btrim(prefix) AS prefix FROM {t.as_string(side)}{{sample}}" for t in self.stages
@@ -658,7 +663,7 @@ class _ParallelImport:
                 "SELECT coalesce("
                 '(SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY prefix COLLATE "C") FROM ({}) AS s), '
                 "(SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY prefix COLLATE \"C\") FROM ({}) AS s), '')".format(
-                    sample.format(sample=" TABLESAMPLE BERNOULLI (1)"), sample.format(sample="")
+                    sample.format(sample=" TABLESAMPLE SYSTEM (1)"), sample.format(sample="")
                 )
             ).fetchone()
         )
@@ -677,7 +682,14 @@ class _ParallelImport:
             )
             conn = sides[k]
             conn.execute(
-                _sub(conn, _TYPED_SQL, kind="UNLOGGED", rows=self.typed[k], on_commit="", stage=source),
+                _sub(
+                    conn,
+                    _TYPED_SQL,
+                    kind="UNLOGGED",
+                    rows=self.typed[k],
+                    on_commit=_NO_AUTOVACUUM,
+                    stage=source,
+                ),
                 {**params, "offset": 0, "split": split},
             )
             conn.execute(sql.SQL("ANALYZE {}").format(self.typed[k]))
@@ -774,7 +786,8 @@ class _ParallelImport:
         """COPY bytes [start, end) of the file into this part's staging table; the number of rows."""
         side.execute(
             sql.SQL(
-                "CREATE UNLOGGED TABLE {} (row_no bigint GENERATED ALWAYS AS IDENTITY, src_line bigint, {})"
+                "CREATE UNLOGGED TABLE {} (row_no bigint GENERATED ALWAYS AS IDENTITY, src_line bigint, {}) "
+                + _NO_AUTOVACUUM
             ).format(
                 self.stages[part],
                 sql.SQL(", ").join(sql.SQL("{} text").format(sql.Identifier(c)) for c in KNOWN),
