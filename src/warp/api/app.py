@@ -90,6 +90,8 @@ def create_app(
             pool.close()
 
     app = FastAPI(
+        # No OpenTelemetry here: without this FastAPI asks the global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         title="WARP API",
         version="0.1.0",
         lifespan=lifespan,

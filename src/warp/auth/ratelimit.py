@@ -55,7 +55,10 @@ class LocalStorage(Storage):
         return ValueError
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        now = time.time()
+        return self.incr_at(key, expiry, time.time(), amount)[0]
+
+    def incr_at(self, key: str, expiry: int, now: float, amount: int = 1) -> tuple[int, float]:
+        """Count ``amount`` in ``key``'s window as of ``now``: (the count, when the window ends)."""
         with self._lock:
             if now >= self._next_sweep:
                 self._sweep(now)
@@ -65,7 +68,7 @@ class LocalStorage(Storage):
             else:
                 entry = (entry[0], entry[1] + amount)
             self._counts[key] = entry
-            return entry[1]
+            return entry[1], entry[0]
 
     def get(self, key: str) -> int:
         entry = self._counts.get(key)
@@ -114,39 +117,61 @@ class RateLimiter:
         self.storage = storage
         self._limiter = FixedWindowRateLimiter(storage)
 
-    def _items(self, limits: tuple[int | None, int | None, int | None]) -> list[RateLimitItem]:
+    def _windows(self, limits: tuple[int | None, int | None, int | None]) -> tuple[_Window, ...]:
         per_s, per_m, per_h = limits
-        return [
-            RateLimitItemPerSecond(per_s or self.policy.rate_per_second),
-            RateLimitItemPerMinute(per_m or self.policy.rate_per_minute),
-            RateLimitItemPerHour(per_h or self.policy.rate_per_hour),
-        ]
+        return (
+            _Window(per_s or self.policy.rate_per_second, 1, "second"),
+            _Window(per_m or self.policy.rate_per_minute, 60, "minute"),
+            _Window(per_h or self.policy.rate_per_hour, 3600, "hour"),
+        )
 
     def hit(
         self, identity: str, limits: tuple[int | None, int | None, int | None] = (None, None, None)
     ) -> Quota:
         """Count one request for ``identity``; raise RateLimited when any window is exhausted."""
-        return self._hit(identity, self._items(limits))
+        return self._hit(identity, self._windows(limits))
 
     def hit_login(self, client_ip: str) -> Quota:
         """Count one login attempt from ``client_ip``."""
-        return self._hit(f"login:{client_ip}", [RateLimitItemPerMinute(self.policy.login_per_minute_per_ip)])
+        return self._hit(f"login:{client_ip}", (_Window(self.policy.login_per_minute_per_ip, 60, "minute"),))
 
-    def _hit(self, identity: str, items: list[RateLimitItem]) -> Quota:
+    def _hit(self, identity: str, windows: tuple[_Window, ...]) -> Quota:
+        """Count the request in every window (fixed windows, as ``limits`` counts them)."""
         best: Quota | None = None
         now = time.time()
-        for item in items:
-            allowed = self._limiter.hit(item, "warp", identity)
-            stats = self._limiter.get_window_stats(item, "warp", identity)
-            reset_after = max(1, math.ceil(stats.reset_time - now))
+        storage = self.storage
+        for window in windows:
+            if isinstance(storage, LocalStorage):  # the common case: no ``limits`` machinery per request
+                count, expires_at = storage.incr_at(
+                    f"{identity}/{window.amount}/{window.seconds}", window.seconds, now
+                )
+                allowed, remaining = count <= window.amount, max(0, window.amount - count)
+            else:
+                item = window.item()
+                allowed = self._limiter.hit(item, "warp", identity)
+                stats = self._limiter.get_window_stats(item, "warp", identity)
+                expires_at, remaining = stats.reset_time, stats.remaining
+            reset_after = max(1, math.ceil(expires_at - now))
             if not allowed:
                 raise RateLimited(
-                    f"rate limit: more than {item.amount} requests per {item.GRANULARITY.name}",
+                    f"rate limit: more than {window.amount} requests per {window.name}",
                     retry_after=reset_after,
-                    limit=item.amount,
+                    limit=window.amount,
                 )
-            quota = Quota(limit=item.amount, remaining=stats.remaining, reset_after=reset_after)
-            if best is None or quota.remaining < best.remaining:
-                best = quota
+            if best is None or remaining < best.remaining:
+                best = Quota(limit=window.amount, remaining=remaining, reset_after=reset_after)
         assert best is not None
         return best
+
+
+@dataclass(frozen=True)
+class _Window:
+    amount: int
+    seconds: int
+    name: str
+
+    def item(self) -> RateLimitItem:
+        kind = {1: RateLimitItemPerSecond, 60: RateLimitItemPerMinute, 3600: RateLimitItemPerHour}[
+            self.seconds
+        ]
+        return kind(self.amount)
