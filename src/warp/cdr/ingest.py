@@ -225,31 +225,34 @@ _TYPED_INSERT_SQL = (
 )
 
 
-# routing.identify_trunk for every distinct source address in one join (the same rule: enabled
-# IP-authenticated trunks, the most specific ACL network wins, then the oldest trunk). Calling the
-# function per address costs ~0.15 ms each (SECURITY DEFINER functions are not inlined), which made
-# trunk identification the slowest step of an import with tens of thousands of addresses; the join
-# uses the ACLs' GiST index. tests/cdr/test_cdr_ingest_speed.py checks both agree.
-_IDENTIFY_SQL = """
-UPDATE cdr_ingest_ips c SET trunk_id = m.trunk_id, account_id = m.account_id
-FROM (
-    SELECT DISTINCT ON (i.src) i.src, t.id AS trunk_id, t.account_id
-    FROM cdr_ingest_ips i
-    JOIN routing.trunk_acl a ON a.network >>= i.ip
-    JOIN routing.trunks t ON t.id = a.trunk_id AND t.enabled AND t.auth_type IN ('IP_ACL', 'BOTH')
-    WHERE i.ip IS NOT NULL AND NOT i.checked
-    ORDER BY i.src, masklen(a.network) DESC, t.created_at, t.id
-) AS m
-WHERE m.src = c.src
+# routing.identify_trunk's rule for every address (src, ip) of {addresses} in one join (enabled
+# IP-authenticated trunks, the most specific ACL network wins, then the oldest trunk), over the ACLs'
+# GiST index. Calling the function per address costs ~0.15 ms each (SECURITY DEFINER functions are
+# not inlined), which made trunk identification the slowest step of an import with tens of
+# thousands of addresses. tests/cdr/test_cdr_ingest_speed.py checks both agree.
+_TRUNK_OF = """
+SELECT DISTINCT ON (x.src) x.src, t.id AS trunk_id, t.account_id
+FROM {addresses} AS x
+JOIN routing.trunk_acl a ON a.network >>= x.ip
+JOIN routing.trunks t ON t.id = a.trunk_id AND t.enabled AND t.auth_type IN ('IP_ACL', 'BOTH')
+ORDER BY x.src, masklen(a.network) DESC, t.created_at, t.id
 """
 
+# The addresses of the text stage (already in cdr_ingest_ips, validated, not yet identified).
+_IDENTIFY_SQL = f"""
+UPDATE cdr_ingest_ips c SET trunk_id = m.trunk_id, account_id = m.account_id
+FROM ({_TRUNK_OF.format(addresses="(SELECT src, ip FROM cdr_ingest_ips WHERE ip IS NOT NULL AND NOT checked)")}) AS m
+WHERE c.src = m.src
+"""
 
-def _identify_new(conn: psycopg.Connection[Any], count: int) -> None:
-    """Identify the trunk of every address added since the last call (``count`` of them)."""
-    if count > 1000:
-        conn.execute("ANALYZE cdr_ingest_ips")
-    conn.execute(_IDENTIFY_SQL)
-    conn.execute("UPDATE cdr_ingest_ips SET checked = true WHERE NOT checked")
+# New dotted-quad addresses of the fast path, identified as they are added.
+_ADD_IPS_SQL = f"""
+WITH n AS MATERIALIZED (SELECT src, src::inet AS ip FROM unnest(%s::text[]) AS u(src))
+INSERT INTO cdr_ingest_ips (src, ip, trunk_id, account_id, checked)
+SELECT n.src, n.ip, m.trunk_id, m.account_id, true
+FROM n LEFT JOIN ({_TRUNK_OF.format(addresses="n")}) AS m ON m.src = n.src
+RETURNING src, account_id, trunk_id
+"""
 
 
 def _identify_sources(conn: psycopg.Connection[Any]) -> list[str]:
@@ -268,7 +271,10 @@ def _identify_sources(conn: psycopg.Connection[Any]) -> list[str]:
                 conn.execute("UPDATE cdr_ingest_ips SET ip = %s::inet WHERE src = %s", (src, src))
         except psycopg.errors.DataError:
             bad.append(src)
-    _identify_new(conn, added)
+    if added > 1000:
+        conn.execute("ANALYZE cdr_ingest_ips")
+    conn.execute(_IDENTIFY_SQL)
+    conn.execute("UPDATE cdr_ingest_ips SET checked = true WHERE NOT checked")
     return bad
 
 
@@ -535,15 +541,9 @@ def _ingest(
     copy_staged = sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(TYPED_STAGE))
 
     def identify(ips: list[str]) -> None:
-        with conn.cursor().copy("COPY cdr_ingest_ips (src, ip) FROM STDIN") as cp:
-            for ip in ips:
-                cp.write_row((ip, ip))
-        _identify_new(conn, len(ips))
-        for row in conn.execute(
-            "SELECT src, account_id, trunk_id FROM cdr_ingest_ips WHERE src = ANY(%s) AND trunk_id IS NOT NULL",
-            (ips,),
-        ):
-            trunks[str(_v(row, 0))] = f"{_v(row, 1)}\t{_v(row, 2)}\tt\n"
+        for row in conn.execute(_ADD_IPS_SQL, (ips,)).fetchall():
+            if _v(row, 2) is not None:
+                trunks[str(_v(row, 0))] = f"{_v(row, 1)}\t{_v(row, 2)}\tt\n"
 
     def load(chunk: _Chunk) -> None:
         if chunk.new_ips:
