@@ -7,7 +7,8 @@ campaign with 20 local numbers, a loopback SMS vendor (no vendor latency) and a 
 loopback HTTP receiver; drives POST /v1/messages with N concurrent clients (``wrk`` with a Lua script
 that varies sender, recipient and text when wrk is installed, else an asyncio httpx client: httpx
 itself eats much of the 2 cores at 64 connections), counts the MDRs and message.queued outbox rows
-written, then drains the outbox with the webhook worker (in-process, signed HTTP POSTs to the
+written (and the CPU time the API processes and the PostgreSQL server processes spent per accepted
+message, read from /proc: on a shared machine that, not wall time, is what to compare), then drains the outbox with the webhook worker (in-process, signed HTTP POSTs to the
 receiver) and reports events per second.
 
     .venv/bin/python bench/messaging.py --workers 2 --connections 16,64 --duration 10
@@ -29,6 +30,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -229,6 +231,43 @@ def load_wrk(url: str, key: str, numbers: list[str], connections: int, duration:
     }
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pids: set[int]) -> float:
+    """User + system CPU seconds of ``pids`` (those that no longer exist count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / TICKS
+
+
+def _tree(pid: int) -> set[int]:
+    """``pid`` and its descendants (the uvicorn supervisor and its workers)."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        found.add(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                todo.extend(int(c) for c in Path(f"/proc/{p}/task/{task}/children").read_text().split())
+        except OSError:
+            pass
+    return found
+
+
+def _postgres_pids(db: str) -> set[int]:
+    """Every server process of the cluster (backends, WAL writer, checkpointer...): local servers only."""
+    with psycopg.connect(db, autocommit=True) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()").fetchall()
+    return {int(r[0]) for r in rows}
+
+
 def counts(db: str, account: uuid.UUID) -> tuple[int, int]:
     with psycopg.connect(db) as conn, tenant.transaction(conn, tenant.Context(staff=True)):
         mdrs = conn.execute("SELECT count(*) FROM messaging.mdr WHERE account_id = %s", (account,)).fetchone()
@@ -261,6 +300,9 @@ def main() -> None:
     parser.add_argument("--connections", default="16,64")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--webhook-concurrency", type=int, default=16)
+    parser.add_argument(
+        "--drain-seconds", type=float, default=60, help="time limit of the webhook drain (0: skip it)"
+    )
     parser.add_argument("--port", type=int, default=8098)
     parser.add_argument("--tool", choices=("auto", "wrk", "httpx"), default="auto")
     args = parser.parse_args()
@@ -279,7 +321,7 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    console = Console()
+    console = Console(width=160)
     table = Table(title=f"POST /v1/messages (202 = MDR + outbox row committed; load by {tool})")
     for col in (
         "clients",
@@ -291,6 +333,8 @@ def main() -> None:
         "errors",
         "MDRs",
         "outbox rows",
+        "API CPU ms/msg",
+        "PG CPU ms/msg",
     ):
         table.add_column(col, justify="right")
     try:
@@ -302,12 +346,16 @@ def main() -> None:
                 time.sleep(0.2)
         for c in (int(x) for x in args.connections.split(",")):
             before = counts(db, account)
+            api_pids, pg_pids = _tree(server.pid), _postgres_pids(db)
+            api0, pg0 = _cpu_seconds(api_pids), _cpu_seconds(pg_pids)
             target = f"http://127.0.0.1:{args.port}/v1/messages"
             if tool == "wrk":
                 r = load_wrk(target, key, numbers, c, args.duration)
             else:
                 r = asyncio.run(load(target, key, numbers, c, args.duration))
+            api1, pg1 = _cpu_seconds(api_pids), _cpu_seconds(pg_pids | _postgres_pids(db))
             after = counts(db, account)
+            accepted = max(after[0] - before[0], 1)
             table.add_row(
                 str(c),
                 str(r["requests"]),
@@ -318,12 +366,18 @@ def main() -> None:
                 str(r["errors"]),
                 str(after[0] - before[0]),
                 str(after[1] - before[1]),
+                f"{(api1 - api0) * 1000 / accepted:.2f}",
+                f"{(pg1 - pg0) * 1000 / accepted:.2f}",
             )
     finally:
         server.terminate()
         server.wait(10)
     console.print(table)
-    delivered, seconds = drain(db, args.webhook_concurrency, 60)
+    console.print("load average (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
+    if args.drain_seconds <= 0:
+        receiver.server.shutdown()
+        return
+    delivered, seconds = drain(db, args.webhook_concurrency, args.drain_seconds)
     hooks = Table(title="Webhook delivery (signed POST to a loopback receiver, attempt rows recorded)")
     for col in ("worker threads", "attempts", "seconds", "attempts/s", "requests received"):
         hooks.add_column(col, justify="right")

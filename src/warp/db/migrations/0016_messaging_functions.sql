@@ -144,23 +144,24 @@ CREATE FUNCTION messaging.submit_message(p_account_id uuid, p_from text, p_to te
                    account_mps integer)
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
+    -- Every statement here looks rows up by key: one generic plan each, planned once per session.
+    -- Without this the foreign-key check of the outbox row against the partitioned messaging.mdr
+    -- (and the INSERT routed to a partition) was re-planned for every message.
+    SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
     s record;
     v_charge numeric;
-    v_status text := 'QUEUED';
     v_error text;
-    v_event text := 'message.queued';
-    m messaging.mdr;
-    at timestamptz;
-    event_id uuid;
+    v_rejected boolean;
 BEGIN
     -- Everything the checks need, in one statement (one cached plan): the sender number of this
     -- account (RLS is replaced by the explicit visibility test: this function is SECURITY DEFINER so
-    -- the per-table policies are not re-evaluated for every table it touches), its campaign, the
-    -- opt-out, the rate, the vendor, the account's throughput setting, prepaid funds and the webhook
-    -- route (the DID's own, else the account default).
+    -- the per-table policies are not re-evaluated for every table it touches; the account of the
+    -- context itself is recognised without walking the hierarchy), its campaign, the opt-out, the
+    -- rate, the vendor, the account's throughput setting, prepaid funds and the webhook route (the
+    -- DID's own, else the account default).
     SELECT d.id AS did_id, d.status AS did_status, d.messaging_enabled, d.campaign_id, i.number_type,
            c.status AS campaign_status, c.throughput_mps,
            EXISTS (SELECT 1 FROM messaging.opt_outs o
@@ -185,7 +186,7 @@ BEGIN
            CASE WHEN a.metadata #>> '{messaging,max_mps}' ~ '^[1-9][0-9]{0,6}$'
                 THEN (a.metadata #>> '{messaging,max_mps}')::integer END AS account_mps,
            b.balance + b.credit_limit AS prepaid_funds,
-           r.route_type, r.webhook_url, r.status_webhook_url,
+           coalesce(r.status_webhook_url, r.webhook_url) AS status_url,
            coalesce(r.webhook_secret_ref,
                     (SELECT x.webhook_secret_ref FROM messaging.inbound_routes x
                      WHERE x.account_id = p_account_id AND x.did_id IS NULL AND x.enabled)) AS secret_ref
@@ -196,13 +197,14 @@ BEGIN
     LEFT JOIN messaging.campaigns_10dlc c ON c.id = d.campaign_id AND c.account_id = d.account_id
     LEFT JOIN billing.account_balance b ON b.account_id = d.account_id AND b.billing_cycle = 'PREPAID'
     LEFT JOIN LATERAL (
-        SELECT y.route_type, y.webhook_url, y.status_webhook_url, y.webhook_secret_ref
+        SELECT y.webhook_url, y.status_webhook_url, y.webhook_secret_ref
         FROM messaging.inbound_routes y
         WHERE y.account_id = p_account_id AND y.enabled AND (y.did_id = d.id OR y.did_id IS NULL)
         ORDER BY y.did_id NULLS LAST
         LIMIT 1) r ON true
     WHERE d.number = p_from AND d.account_id = p_account_id
-      AND (accounts.is_staff() OR p_account_id = ANY (accounts.visible_account_ids()));
+      AND (p_account_id::text = current_setting('warp.account_id', true)
+           OR accounts.is_staff() OR p_account_id = ANY (accounts.visible_account_ids()));
 
     IF NOT FOUND OR s.did_status <> 'ACTIVE' THEN
         v_error := 'sender-not-found';
@@ -211,13 +213,13 @@ BEGIN
     ELSIF s.number_type = 'DID' AND s.campaign_status IS DISTINCT FROM 'APPROVED' THEN
         v_error := 'campaign-not-approved';
     ELSIF s.opted_out THEN
-        v_status := 'REJECTED';
-        v_event := 'message.rejected';
+        v_rejected := true;
     ELSIF s.rate IS NULL THEN
         v_error := 'no-messaging-rate';
     ELSIF s.provider_id IS NULL THEN
         v_error := 'no-messaging-vendor';
     ELSE
+        v_rejected := false;
         v_charge := CASE WHEN p_message_type = 'SMS' THEN s.rate * p_segments ELSE s.rate END;
         -- Prepaid: a first check on the committed balance here; the debit below re-checks under the
         -- row lock (account_balance_funds_check), taken last so it is held only until commit.
@@ -226,56 +228,63 @@ BEGIN
         END IF;
     END IF;
     IF v_error IS NOT NULL THEN
-        RETURN QUERY SELECT v_error, NULL::uuid, NULL::timestamptz, NULL::text,
-                            CASE WHEN v_error = 'campaign-not-approved' THEN s.campaign_id END,
-                            NULL::integer, s.rate, v_charge, NULL::uuid, NULL::integer;
+        result := v_error;
+        campaign_id := CASE WHEN v_error = 'campaign-not-approved' THEN s.campaign_id END;
+        rate := s.rate;
+        charge := v_charge;
+        RETURN NEXT;
         RETURN;
     END IF;
 
-    IF v_status = 'REJECTED' THEN
+    -- The MDR (QUEUED, or REJECTED for an opted-out recipient) and its outbox row (as
+    -- messaging.enqueue_event writes it, with the route found above) in one statement.
+    WITH m AS (
         INSERT INTO messaging.mdr (account_id, direction, message_type, from_number, to_number, did_id,
                                    campaign_id, body, media_urls, encoding, segments, status, error_code,
-                                   error_message, metadata)
+                                   error_message, service_provider_id, rate, charge, metadata)
         VALUES (p_account_id, 'OUTBOUND', p_message_type, p_from, p_to, s.did_id, s.campaign_id, p_body,
-                p_media_urls, p_encoding, p_segments, 'REJECTED', 'recipient-opted-out',
-                'the recipient opted out (STOP) of this sender''s campaign or account', p_metadata)
-        RETURNING * INTO m;
-    ELSE
-        INSERT INTO messaging.mdr (account_id, direction, message_type, from_number, to_number, did_id,
-                                   campaign_id, body, media_urls, encoding, segments, status,
-                                   service_provider_id, rate, charge, metadata)
-        VALUES (p_account_id, 'OUTBOUND', p_message_type, p_from, p_to, s.did_id, s.campaign_id, p_body,
-                p_media_urls, p_encoding, p_segments, 'QUEUED', s.provider_id, s.rate, v_charge, p_metadata)
-        RETURNING * INTO m;
-    END IF;
-
-    -- The outbox row (as messaging.enqueue_event writes it, with the route found above).
-    IF coalesce(s.status_webhook_url, s.webhook_url) IS NOT NULL THEN
-        at := clock_timestamp();
-        event_id := public.uuid_generate_v4();
+                p_media_urls, p_encoding, p_segments,
+                CASE WHEN v_rejected THEN 'REJECTED' ELSE 'QUEUED' END,
+                CASE WHEN v_rejected THEN 'recipient-opted-out' END,
+                CASE WHEN v_rejected
+                     THEN 'the recipient opted out (STOP) of this sender''s campaign or account' END,
+                CASE WHEN NOT v_rejected THEN s.provider_id END,
+                CASE WHEN NOT v_rejected THEN s.rate END,
+                CASE WHEN NOT v_rejected THEN v_charge END,
+                p_metadata)
+        RETURNING *
+    ), e AS (
         INSERT INTO messaging.webhook_events (id, account_id, event_type, mdr_id, mdr_created_at, target_url,
                                               secret_ref, payload, next_attempt_at, created_at)
-        VALUES (event_id, p_account_id, v_event, m.id, m.created_at,
-                coalesce(s.status_webhook_url, s.webhook_url), s.secret_ref,
-                jsonb_build_object('id', event_id, 'type', v_event,
-                                   'created_at', to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                                   'data', messaging.message_data(m)),
-                at, at);
-    END IF;
+        SELECT ev.id, p_account_id, ev.type, m.id, m.created_at, s.status_url, s.secret_ref,
+               jsonb_build_object('id', ev.id, 'type', ev.type,
+                                  'created_at', to_char(ev.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                                  'data', messaging.message_data(m::messaging.mdr)),
+               ev.at, ev.at
+        FROM m, LATERAL (SELECT public.uuid_generate_v4() AS id, clock_timestamp() AS at,
+                                CASE WHEN v_rejected THEN 'message.rejected' ELSE 'message.queued' END AS type) ev
+        WHERE s.status_url IS NOT NULL
+    )
+    SELECT m.id, m.created_at, m.status, m.campaign_id INTO id, created_at, status, campaign_id FROM m;
+    campaign_mps := s.throughput_mps;
 
-    IF v_status = 'REJECTED' THEN
-        RETURN QUERY SELECT 'recipient-opted-out', m.id, m.created_at, m.status::text, m.campaign_id,
-                            s.throughput_mps, NULL::numeric, NULL::numeric, NULL::uuid, NULL::integer;
+    IF v_rejected THEN
+        result := 'recipient-opted-out';
+        RETURN NEXT;
         RETURN;
     END IF;
 
     IF s.prepaid_funds IS NOT NULL AND v_charge > 0 THEN
         -- The one debit path (0017_billing_functions.sql; resolved when called): ledger row + balance.
-        PERFORM billing.debit(p_account_id, v_charge, 'MDR', m.id,
+        PERFORM billing.debit(p_account_id, v_charge, 'MDR', id,
                               format('%s %s segment(s) to %s', p_message_type, p_segments, p_to));
     END IF;
-    RETURN QUERY SELECT 'queued', m.id, m.created_at, m.status::text, m.campaign_id, s.throughput_mps,
-                        s.rate, v_charge, s.provider_id, s.account_mps;
+    result := 'queued';
+    rate := s.rate;
+    charge := v_charge;
+    service_provider_id := s.provider_id;
+    account_mps := s.account_mps;
+    RETURN NEXT;
 END
 $$;
 COMMENT ON FUNCTION messaging.submit_message(uuid, text, text, text, text, text[], text, integer, jsonb) IS
