@@ -156,10 +156,11 @@ def send_message(
                     to_number,
                     "MMS" if mms else "SMS",
                     body or None,
-                    media,
+                    # NULL for "none" (the function stores '{}'): no array / JSON adaptation per send.
+                    media or None,
                     count.encoding if body else None,
                     count.segments,
-                    Jsonb(metadata or {}),
+                    Jsonb(metadata) if metadata else None,
                 ),
             )
             .fetchone()

@@ -243,7 +243,7 @@ BEGIN
                                    campaign_id, body, media_urls, encoding, segments, status, error_code,
                                    error_message, service_provider_id, rate, charge, metadata)
         VALUES (p_account_id, 'OUTBOUND', p_message_type, p_from, p_to, s.did_id, s.campaign_id, p_body,
-                p_media_urls, p_encoding, p_segments,
+                coalesce(p_media_urls, '{}'), p_encoding, p_segments,
                 CASE WHEN v_rejected THEN 'REJECTED' ELSE 'QUEUED' END,
                 CASE WHEN v_rejected THEN 'recipient-opted-out' END,
                 CASE WHEN v_rejected
@@ -251,7 +251,7 @@ BEGIN
                 CASE WHEN NOT v_rejected THEN s.provider_id END,
                 CASE WHEN NOT v_rejected THEN s.rate END,
                 CASE WHEN NOT v_rejected THEN v_charge END,
-                p_metadata)
+                coalesce(p_metadata, '{}'))
         RETURNING *
     ), e AS (
         INSERT INTO messaging.webhook_events (id, account_id, event_type, mdr_id, mdr_created_at, target_url,
@@ -291,8 +291,9 @@ COMMENT ON FUNCTION messaging.submit_message(uuid, text, text, text, text, text[
     'The send path in one round trip: sender ownership (ACTIVE DID/toll-free of the account, messaging '
     'enabled), 10DLC gate for local senders, opt-out (a REJECTED MDR), rate, vendor, prepaid funds; then the '
     'QUEUED MDR, the message.queued outbox event and the prepaid debit (last: the balance row is locked only '
-    'until commit). result is queued or an error code. SECURITY DEFINER with one explicit visibility test '
-    '(staff, or the account is the tenant or a descendant) instead of row-level security on each table.';
+    'until commit). p_media_urls / p_metadata NULL store none. result is queued or an error code. SECURITY '
+    'DEFINER with one explicit visibility test (staff, or the account is the tenant or a descendant) instead '
+    'of row-level security on each table.';
 ALTER FUNCTION messaging.submit_message(uuid, text, text, text, text, text[], text, integer, jsonb)
     OWNER TO warp_owner;
 -- Definer rights write as the owner: only the application roles may call it (not warp_readonly).
