@@ -2,14 +2,16 @@
 
 Every path goes through :func:`_ingest`: each record is checked in Python against fast paths for
 the shapes Kamailio writes (``YYYY-MM-DD HH:MM:SS[.f]`` times with day <= 28, plain or ``sip:``/
-``tel:`` numbers, dotted-quad addresses, ...). Records that fit are typed in Python and streamed in
-chunks (COPY) into a typed staging table, from which ONE ``INSERT ... SELECT ... ON CONFLICT
-(call_id, start_time) DO NOTHING`` per chunk moves them into ``cdr.raw_cdr`` with no per-row SQL
-function; a second thread feeds PostgreSQL while the parser works on the next chunk. Every other
-record (including every bad one) goes to a text staging table where the full SQL rules
+``tel:`` numbers, dotted-quad addresses, ...). Records that fit get their final values in Python
+(the trunk and account of their source address, identified once per new address with
+``routing.identify_trunk``'s rule; the carrier trunk by name) and go in chunks of ``CHUNK_ROWS``,
+loaded by a second thread while the parser works on the next chunk: a plain ``COPY`` into
+``cdr.raw_cdr`` inside a savepoint, or, when the chunk holds a CDR that is already stored (the
+COPY fails on the unique key), a COPY into a typed staging table and ONE ``INSERT ... SELECT ...
+ON CONFLICT (call_id, start_time) DO NOTHING`` (no per-row function or join either way). Every
+other record (including every bad one) goes to a text staging table where the full SQL rules
 (``_CHECK_SQL``, ``cdr.parse_timestamp``, ``cdr.number_chars``, ...) report every problem with its
-line number and load the rest. The customer trunk of every distinct source address is identified
-once, set-based, with ``routing.identify_trunk``'s rule.
+line number and load the rest.
 
 A CDR's identity is its Call-ID plus start time, so re-imports, overlapping files and a re-run after
 a crash (each file is one transaction) never duplicate a row; duplicates are counted, not errors.
