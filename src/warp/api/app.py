@@ -44,18 +44,13 @@ def create_app(
 ) -> FastAPI:
     """Build the API; the connection pool (dict rows) opens at start-up and closes at shutdown.
 
-    ``db_slots`` (default ``WARP_API_DB_SLOTS``, else 1) is how many requests of this process run
-    database work in a worker thread at once; their commits are awaited on the event loop, so more
-    transactions than that are in flight (up to the pool size less two). ADR 0007 says why.
+    ``db_slots`` (default ``WARP_API_DB_SLOTS``, else 1) is how many requests of this process
+    hold a database transaction at once; concurrency beyond it comes from worker processes
+    (``warp serve --workers``). ADR 0007 says why one is the default.
     """
     slots = db_slots if db_slots is not None else _env_slots()
-    # Connections requests may hold at once (committing ones included); two stay free for the
-    # request-log writer and handlers that take a second connection.
-    tx_slots = max(1, pool_size - 2)
-    if not 1 <= slots <= tx_slots:
-        raise ConfigError(
-            f"WARP_API_DB_SLOTS: {slots} must be between 1 and {tx_slots} (the pool size less two)"
-        )
+    if not 1 <= slots <= max(1, pool_size - 1):
+        raise ConfigError(f"WARP_API_DB_SLOTS: {slots} must be between 1 and the pool size less one")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -81,7 +76,6 @@ def create_app(
             url=db_url,
             key_cache=ApiKeyCache(effective.api_key_cache_seconds),
             db_slots=anyio.Semaphore(slots),
-            tx_slots=anyio.Semaphore(tx_slots),
         )
         writer = RequestLogWriter(pool) if request_log else None
         app.state.request_log = writer

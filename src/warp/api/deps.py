@@ -12,16 +12,14 @@ the principal (``warp.db.tenant``: role warp_app, tenant, actor, request id) and
 handler as ``tx.conn``; it commits when the handler returns and rolls back when it raises, before
 the response is sent. The dependency itself is async: a key found in the in-process cache is
 authenticated and rate-limited on the event loop, and the transaction opens on the handler's first
-use of ``tx.conn`` in the handler's worker thread (one thread-pool hop per request, see
-``WarpRoute``, taken under the process's thread slot ``db_slots``); the COMMIT is then sent and
-awaited on the event loop (``warp.db.loop_end``), so the thread serves the next request while the
-server flushes WAL. Session tokens and uncached keys are looked up in a worker thread, inside the
-request's transaction. ``tests/api/test_routes.py`` fails for a route that declares nothing.
+use of ``tx.conn`` in the handler's worker thread, which also commits (one thread-pool hop per
+request, see ``WarpRoute``); session tokens and uncached keys are looked up in a worker thread,
+inside the request's transaction. ``tests/api/test_routes.py`` fails for a route that declares nothing.
 
 Every router is built with ``route_class=WarpRoute``: a plain (``def``) handler then runs in ONE
-worker-thread hop, its transaction ends on the event loop, and FastAPI validates the response on
-the event loop (a plain handler would otherwise cost three hops: handler, response validation,
-commit). ``tests/api/test_routes.py`` fails for a route of another class.
+worker-thread hop together with its transaction's commit or rollback, and FastAPI validates the
+response on the event loop (a plain handler would otherwise cost three hops: handler, response
+validation, commit). ``tests/api/test_routes.py`` fails for a route of another class.
 """
 
 from __future__ import annotations
@@ -30,7 +28,6 @@ import functools
 import inspect
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -51,7 +48,6 @@ from warp.auth.policy import AuthPolicy
 from warp.auth.principal import Principal
 from warp.auth.ratelimit import LocalStorage, RateLimiter
 from warp.db import tenant
-from warp.db.loop_end import end_transaction
 
 PUBLIC = "public"
 AUTHENTICATED = "authenticated"
@@ -74,14 +70,11 @@ class WarpState:
     limiter: RateLimiter
     url: str
     key_cache: ApiKeyCache | None = None  # verified API keys (policy.api_key_cache_seconds)
-    # Requests running database work in a worker thread at once (WARP_API_DB_SLOTS, default 1):
-    # few threads contend for the GIL (ADR 0007).
+    # Requests holding (or about to take) a pooled connection (WARP_API_DB_SLOTS, default 1, fewer
+    # than the pool): worker threads never all block on the pool while the requests holding its
+    # connections wait for a thread to commit, a handler that takes a second connection (reports,
+    # streamed exports) finds one, and few threads contend for the GIL (ADR 0007).
     db_slots: anyio.Semaphore | None = None
-    # Requests holding (or about to take) a pooled connection, committing ones included: fewer than
-    # the pool, so a handler that takes a second connection (reports, streamed exports) and the
-    # request-log writer find one, and a thread never waits on the pool for a connection held by a
-    # request that waits for that thread.
-    tx_slots: anyio.Semaphore | None = None
 
 
 class Tx:
@@ -90,27 +83,18 @@ class Tx:
     The connection is taken from the pool and the transaction opened (tenant settings, and the
     key's last use when due) on first use of ``conn``, in the thread that runs the handler: a request
     served from the key cache reaches its handler without a thread-pool hop. The chassis ends the
-    transaction after the handler on the event loop (``finish``), once the handler's thread is free
-    for the next request; ``open_for_touch`` (in the thread) opens it first when the handler never
-    did but the key's last use is due.
+    transaction after the handler (``finish``), and opens it then if the handler never did but a
+    last use is due.
     """
 
-    __slots__ = ("_applied", "_conn", "_done", "_pool", "principal", "request_id", "thread_slot")
+    __slots__ = ("_applied", "_conn", "_pool", "principal", "request_id")
 
-    def __init__(
-        self,
-        pool: ConnectionPool[Any],
-        principal: Principal,
-        request_id: str,
-        thread_slot: anyio.Semaphore | None = None,
-    ) -> None:
+    def __init__(self, pool: ConnectionPool[Any], principal: Principal, request_id: str) -> None:
         self.principal = principal
         self.request_id = request_id
-        self.thread_slot = thread_slot
         self._pool = pool
         self._conn: psycopg.Connection[Any] | None = None
         self._applied = False
-        self._done = False
 
     @property
     def conn(self) -> psycopg.Connection[Any]:
@@ -134,72 +118,46 @@ class Tx:
     @property
     def pending(self) -> bool:
         """Whether ``finish`` has database work to do."""
-        return not self._done and (self._conn is not None or self.principal.needs_touch)
+        return self._conn is not None or self.principal.needs_touch
 
-    @property
-    def needs_thread(self) -> bool:
-        """Whether committing needs blocking work first (``open_for_touch``)."""
-        return not self._done and not self._applied and self.principal.needs_touch
-
-    def open_for_touch(self) -> None:
-        """Open the transaction to record the key's use (blocking: call it in a worker thread)."""
-        if self.needs_thread:
-            self.conn  # noqa: B018 - opens the transaction, which records the key's use
-
-    async def finish(self, commit: bool) -> None:
-        """Commit (or roll back) on the event loop and give the connection back to the pool.
-
-        Shielded from cancellation (a client that hangs up does not leave the connection in an
-        unknown state). A commit that needs blocking work first (``needs_thread``) must have had
-        ``open_for_touch`` called; a roll-back never needs it."""
-        self._done = True
+    def finish(self, commit: bool) -> None:
+        """Commit (or roll back) the transaction and give the connection back to the pool."""
+        if commit and not self._applied and self.principal.needs_touch:
+            self.conn  # noqa: B018 - opens the transaction to record the key's use
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        with anyio.CancelScope(shield=True):
-            try:
-                await end_transaction(conn, commit)
-            finally:
-                self._pool.putconn(conn)
+        try:
+            if commit:
+                conn.commit()
+            else:
+                conn.rollback()
+        finally:
+            self._pool.putconn(conn)
 
 
-@asynccontextmanager
-async def _thread_slot(slot: anyio.Semaphore | None) -> AsyncIterator[None]:
-    if slot is None:
-        yield
-        return
-    async with slot:
-        yield
-
-
-def _run_handler(endpoint: Callable[..., Any], tx: Tx, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Run a plain handler and, when the key's last use is due, open its transaction (worker thread)."""
-    result = endpoint(*args, **kwargs)
-    tx.open_for_touch()
+def _run_and_finish(endpoint: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Run a plain handler, then end its request's transaction, in the same worker thread."""
+    tx = next((value for value in kwargs.values() if isinstance(value, Tx)), None)
+    try:
+        result = endpoint(*args, **kwargs)
+    except BaseException:
+        if tx is not None and tx.pending:
+            tx.finish(False)
+        raise
+    if tx is not None and tx.pending:
+        tx.finish(True)
     return result
 
 
 def _one_hop(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    """``endpoint`` (a plain function) as a coroutine: the handler in ONE worker-thread hop (under
-    the process's thread slot), then the end of its transaction on the event loop.
+    """``endpoint`` (a plain function) as a coroutine running it and its commit in one thread hop.
 
     ``functools.wraps`` keeps the signature and globals FastAPI reads the parameters from."""
 
     @functools.wraps(endpoint)
     async def run(*args: Any, **kwargs: Any) -> Any:
-        tx = next((value for value in kwargs.values() if isinstance(value, Tx)), None)
-        if tx is None:
-            return await run_in_threadpool(endpoint, *args, **kwargs)
-        try:
-            async with _thread_slot(tx.thread_slot):
-                result = await run_in_threadpool(_run_handler, endpoint, tx, args, kwargs)
-        except BaseException:
-            if tx.pending:
-                await tx.finish(False)
-            raise
-        if tx.pending:
-            await tx.finish(True)
-        return result
+        return await run_in_threadpool(_run_and_finish, endpoint, args, kwargs)
 
     return run
 
@@ -270,16 +228,15 @@ def require(permission: str) -> Any:
         request_id = request_id_of(request)
         # A placeholder principal until authentication: its transaction is the request's, begun by
         # the look-up (session tokens, uncached keys) and given the tenant settings on first use.
-        slots = state.tx_slots
+        slots = state.db_slots
         if slots is not None:
             await slots.acquire()
         try:
-            tx = Tx(state.pool, _ANONYMOUS, request_id, state.db_slots)
+            tx = Tx(state.pool, _ANONYMOUS, request_id)
             try:
                 principal = _cached_principal(token, request, state)
                 if principal is None:
-                    async with _thread_slot(state.db_slots):
-                        principal = await run_in_threadpool(_authenticate_in, tx, token, request, state)
+                    principal = await run_in_threadpool(_authenticate_in, tx, token, request, state)
                 tx.principal = principal
                 request.state.principal = principal
                 identity = (
@@ -296,13 +253,12 @@ def require(permission: str) -> Any:
                 yield tx
             except BaseException:
                 if tx.pending:
-                    await tx.finish(False)
+                    with anyio.CancelScope(shield=True):
+                        await run_in_threadpool(tx.finish, False)
                 raise
-            if tx.pending:  # a coroutine handler, or a plain one that raised nothing but left work
-                if tx.needs_thread:
-                    async with _thread_slot(state.db_slots):
-                        await run_in_threadpool(tx.open_for_touch)
-                await tx.finish(True)
+            if tx.pending:
+                with anyio.CancelScope(shield=True):
+                    await run_in_threadpool(tx.finish, True)
         finally:
             if slots is not None:
                 slots.release()
