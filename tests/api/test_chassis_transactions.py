@@ -45,6 +45,17 @@ def app_client(world: World) -> Iterator[TestClient]:
         _rename(tx, "Crashed Ltd")
         raise RuntimeError("unexpected")
 
+    @probe.post("/commit-fails")
+    def commit_fails(tx: Tx = require(AUTHENTICATED)) -> dict[str, str]:
+        _rename(tx, "Deferred Ltd")
+        # a deferred foreign key: the handler returns normally, its COMMIT fails
+        tx.conn.execute("CREATE TEMP TABLE probe_p (id int PRIMARY KEY) ON COMMIT DROP")
+        tx.conn.execute(
+            "CREATE TEMP TABLE probe_c (pid int REFERENCES probe_p DEFERRABLE INITIALLY DEFERRED) ON COMMIT DROP"
+        )
+        tx.conn.execute("INSERT INTO probe_c VALUES (1)")
+        return {"ok": "yes"}
+
     app = create_app(world.url, policy=TEST_POLICY, pool_size=4)
     app.include_router(probe)
     with TestClient(app, raise_server_exceptions=False) as c:
@@ -76,5 +87,18 @@ def test_write_is_rolled_back_when_the_handler_raises(
     assert r.headers["content-type"].startswith("application/problem+json")
     assert _legal_name(world) == before
     # the pooled connection came back clean: the next request works and commits
+    r = app_client.post("/probe/commit", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200 and _legal_name(world) == "Committed Ltd"
+
+
+def test_a_failed_commit_is_an_error_response_and_nothing_is_kept(
+    app_client: TestClient, world: World
+) -> None:
+    key = world.key(world.acme)
+    before = _legal_name(world)
+    r = app_client.post("/probe/commit-fails", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 422, r.text  # the foreign-key error of the COMMIT, not the handler's 200
+    assert r.json()["type"] == "urn:warp:problem:invalid-reference"
+    assert _legal_name(world) == before
     r = app_client.post("/probe/commit", headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 200 and _legal_name(world) == "Committed Ltd"
