@@ -125,6 +125,12 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--db-slots",
+        type=int,
+        default=0,
+        help="requests per worker holding a transaction (0: warp serve's default)",
+    )
     parser.add_argument("--connections", default="16,64", help="comma-separated concurrency levels")
     parser.add_argument("--duration", type=int, default=15, help="seconds per level")
     parser.add_argument("--port", type=int, default=8099)
@@ -139,7 +145,8 @@ def main() -> None:
     env = os.environ | {"WARP_DATABASE_URL": url}
     warp = os.path.join(os.path.dirname(sys.executable), "warp")
     server = subprocess.Popen(
-        [warp, "serve", "--host", "127.0.0.1", "--port", str(args.port), "--workers", str(args.workers)],
+        [warp, "serve", "--host", "127.0.0.1", "--port", str(args.port), "--workers", str(args.workers)]
+        + (["--db-slots", str(args.db_slots)] if args.db_slots else []),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -169,7 +176,10 @@ def main() -> None:
         with staff_connection() as conn:
             api_keys.revoke_api_key(conn, key_id)
 
-    table = Table(title=f"GET /v1/me, {args.workers} API worker(s), {tool}, {os.cpu_count()} CPUs")
+    slots = args.db_slots or os.environ.get("WARP_API_DB_SLOTS", "1")
+    table = Table(
+        title=f"GET /v1/me, {args.workers} API worker(s) x {slots} db slot(s), {tool}, {os.cpu_count()} CPUs"
+    )
     for column in ("connections", "requests", "seconds", "req/s", "p50 ms", "p99 ms", "errors"):
         table.add_column(column, justify="right")
     for r in results:
