@@ -131,6 +131,10 @@ FOREIGN_KEYS_AS_STATEMENT_TRIGGERS = {
         "cdr.raw_cdr",
         "raw_cdr_carrier_trunk_id_fkey",
     ): "bulk CDR ingest: 3 per-row key checks were half its INSERT",
+    (
+        "routing.rate_deck",
+        "rate_deck_carrier_trunk_id_fkey",
+    ): "3M-row rate deck imports: the per-row key check was ~10% of their CPU (ADR 0006)",
 }
 
 OPEN_ENUM_EXCEPTIONS = {
@@ -474,6 +478,11 @@ def test_foreign_keys_checked_by_statement_triggers_are_guarded(conn: psycopg.Co
         ("accounts.accounts", "accounts_raw_cdr_restrict_trg"),
         ("routing.trunks", "trunks_raw_cdr_restrict_trg"),
         ("routing.carrier_trunks", "carrier_trunks_raw_cdr_restrict_trg"),
+        ("routing.rate_deck", "rate_deck_carrier_trunk_insert_trg"),
+        ("routing.rate_deck", "rate_deck_carrier_trunk_update_trg"),
+        ("routing.carrier_trunks", "carrier_trunks_rate_deck_cascade_trg"),
+        ("routing.carrier_trunks", "carrier_trunks_rate_deck_rekey_trg"),
+        ("routing.carrier_trunks", "carrier_trunks_rate_deck_truncate_trg"),
     } <= triggers
 
 
