@@ -141,18 +141,28 @@ def import_plan(
         problems = csvcopy.stage_csv(conn, "rate_import_stage", path, columns, progress)
         staged = conn.execute("SELECT count(*) FROM rate_import_stage").fetchone()
         result.rows = int(_v(staged)) + len(problems)
-        params = {"today": today}
-        problems += [(int(_v(r, 0)), str(_v(r, 1))) for r in conn.execute(rate_import._CHECK_SQL, params)]
+        params = {"today": today, "offset": 0}
+        problems += rate_import._field_problems(conn, "rate_import_stage", params)
         problems += [(int(_v(r, 0)), str(_v(r, 1))) for r in conn.execute(_MIN_CHECK)]
         if not problems:
-            conn.execute(rate_import._TYPED_SQL, params)
+            conn.execute(
+                rate_import._sub(
+                    conn,
+                    rate_import._TYPED_SQL,
+                    kind="TEMP",
+                    rows="rate_import_rows",
+                    on_commit="ON COMMIT DROP",
+                    stage="rate_import_stage",
+                ),
+                params,
+            )
             conn.execute(
                 "ALTER TABLE rate_import_rows ADD COLUMN minimum_seconds integer NOT NULL DEFAULT 0; "
                 "UPDATE rate_import_rows r SET minimum_seconds = nullif(btrim(s.minimum_seconds), '')::integer "
                 "FROM rate_import_stage s WHERE coalesce(s.src_line, s.row_no + 1) = r.line "
                 "AND nullif(btrim(s.minimum_seconds), '') IS NOT NULL"
             )
-            problems += [(int(_v(r, 0)), str(_v(r, 1))) for r in conn.execute(rate_import._OVERLAP_SQL)]
+            problems += rate_import._overlaps(conn, "rate_import_rows")
         if problems:
             problems.sort()
             shown = "\n".join(f"  line {line}: {msg}" for line, msg in problems[:MAX_REPORTED])
