@@ -38,3 +38,20 @@ def test_bad_slot_settings_are_refused_with_the_setting_named(
     monkeypatch.setenv("WARP_API_DB_SLOTS", raw)
     with pytest.raises(ConfigError, match=f"WARP_API_DB_SLOTS.*{message}"):
         create_app("postgresql://unused", policy=TEST_POLICY)
+
+
+def test_warp_serve_refuses_bad_slots_before_starting_workers(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from warp.cli.main import app
+
+    monkeypatch.setenv("WARP_DATABASE_URL", db_url)
+    monkeypatch.setenv("WARP_API_DB_SLOTS", "lots")
+    result = CliRunner().invoke(app, ["serve", "--port", "1"])
+    assert result.exit_code != 0
+    assert "WARP_API_DB_SLOTS" in str(result.exception) or "WARP_API_DB_SLOTS" in result.output
+    result = CliRunner().invoke(app, ["serve", "--port", "1", "--db-slots", "-3"])
+    assert result.exit_code != 0
+    assert "must be 1 or more" in str(result.exception) + result.output

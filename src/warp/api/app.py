@@ -26,7 +26,8 @@ from warp.errors import ConfigError
 from warp.reporting.source import ReportingSource
 
 
-def _env_slots() -> int:
+def env_db_slots() -> int:
+    """``WARP_API_DB_SLOTS`` (default 1), or ConfigError naming it."""
     raw = os.environ.get("WARP_API_DB_SLOTS", "1")
     try:
         return int(raw)
@@ -48,7 +49,7 @@ def create_app(
     hold a database transaction at once; concurrency beyond it comes from worker processes
     (``warp serve --workers``). ADR 0007 says why one is the default.
     """
-    slots = db_slots if db_slots is not None else _env_slots()
+    slots = db_slots if db_slots is not None else env_db_slots()
     if not 1 <= slots <= max(1, pool_size - 1):
         raise ConfigError(f"WARP_API_DB_SLOTS: {slots} must be between 1 and the pool size less one")
 
