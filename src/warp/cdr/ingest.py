@@ -384,8 +384,8 @@ def is_timestamp_fast(value: str) -> bool:
 class _FastPath:
     """Turns a record (values in header order) into the start of its COPY line for cdr.raw_cdr, or None.
 
-    The line lacks the account, trunk and trunk_identified columns: they come from the source
-    address's identification (:meth:`finish`).
+    The line lacks the account, trunk and trunk_identified columns: the loading thread appends them
+    from the source address's identification.
     """
 
     def __init__(
