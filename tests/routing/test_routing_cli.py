@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
 from warp.cli.main import app
+from warp.routing import rate_import
 
 
 @pytest.fixture
@@ -141,3 +143,32 @@ def test_trunks_cli_and_identify(warp: CliRunner) -> None:
     ok(warp, "trunks", "update", created["id"], "--disabled")
     assert json.loads(ok(warp, "trunks", "identify", "203.0.113.9", "--json")) is None
     assert "203.0.113.0/24" in ok(warp, "trunks", "acl", "list", created["id"])
+
+
+def test_rates_import_parallel_commits_both_halves(
+    warp: CliRunner, tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big deck loads on two connections; the command resolves the helper's prepared half after its
+    commit, so nothing stays prepared and every row is there. --single-transaction uses one."""
+    monkeypatch.setattr(rate_import, "PARALLEL_MIN_BYTES", 0)
+    ok(warp, "carriers", "create", "--name", "Alpha")
+    ok(warp, "carrier-trunks", "create", "--carrier", "Alpha", "--name", "alpha-1", "--host", "h")
+    deck = tmp_path / "deck.csv"
+    deck.write_text(
+        "prefix,rate\n" + "".join(f"{p},0.0{p[0]}\n" for p in ("1", "12", "3", "44", "5", "6", "77", "9"))
+    )
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for flag in ("--replace", "--single-transaction"):
+            summary = json.loads(
+                ok(warp, "rates", "import", "--carrier-trunk", "alpha-1", str(deck), flag, "--json")
+            )
+            assert summary["loaded"] == 8
+            assert conn.execute("SELECT count(*) FROM pg_prepared_xacts").fetchone() == (0,)
+            in_force = conn.execute(
+                "SELECT count(*) FROM routing.rate_deck WHERE expires_date IS NULL OR expires_date > current_date"
+            ).fetchone()
+            assert in_force == (8,)
+        audit = conn.execute(
+            "SELECT count(*) FROM audit.audit_log WHERE table_name = 'rate_deck' AND action = 'INSERT'"
+        ).fetchone()
+        assert audit == (2,)

@@ -248,7 +248,7 @@ def import_rates(
     today: date | None = None,
     progress: Progress | None = None,
     url: str | None = None,
-    parallel_min_bytes: int = PARALLEL_MIN_BYTES,
+    parallel_min_bytes: int | None = None,
 ) -> ImportResult:
     """Load a CSV rate deck for ``carrier_trunk`` atomically.
 
@@ -257,7 +257,8 @@ def import_rates(
     current deck is closed at the file's earliest effective date, so prefixes missing from the file stop
     routing. Bad lines abort the import (all reported) unless ``skip_bad``.
 
-    ``url`` (the database ``conn`` is connected to) lets a file of at least ``parallel_min_bytes`` load
+    ``url`` (the database ``conn`` is connected to) lets a file of at least ``parallel_min_bytes`` (default
+    :data:`PARALLEL_MIN_BYTES`) load
     on two cores: a helper connection loads half of the prefixes in a prepared (two-phase) transaction
     whose fate follows the caller's transaction. The caller must then call :func:`resolve_prepared`
     after committing (or rolling back); ``warp maintenance run`` and the next import of the trunk do it
@@ -282,7 +283,8 @@ def import_rates(
         _settle_pending(conn, url, trunk.id)
         if (
             url is not None
-            and path.stat().st_size >= parallel_min_bytes
+            and path.stat().st_size
+            >= (PARALLEL_MIN_BYTES if parallel_min_bytes is None else parallel_min_bytes)
             and _two_phase_available(conn)
             and _ParallelImport(conn, url, trunk.id, path, columns, mode, skip_bad, params, result).run(
                 progress
@@ -736,7 +738,8 @@ class _ParallelImport:
         for k, table in enumerate(self.typed):
             sides[k].execute(sql.SQL("GRANT SELECT ON {} TO {}").format(table, sql.Identifier(role)))
         settings = self.conn.execute(
-            "SELECT " + ", ".join("current_setting(%s, true)" for _ in _SETTINGS), _SETTINGS
+            "SELECT " + ", ".join(f"current_setting(%s, true) AS s{i}" for i in range(len(_SETTINGS))),
+            _SETTINGS,
         ).fetchone()
         values = [("role", role), *zip(_SETTINGS, _values(settings), strict=True)]
         load = {**params, "from": effective_from, "split": split}
