@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import psycopg
@@ -69,3 +70,17 @@ def test_declared_permissions_exist_in_the_seed(seeded_url: str) -> None:
         codes = {r[0] for r in conn.execute("SELECT code FROM auth.permissions")}
     used = {p for perms in registered().values() for p in perms}
     assert used - codes - {PUBLIC, AUTHENTICATED} == set()
+
+
+def test_no_route_is_shadowed_by_an_earlier_one() -> None:
+    """Routes are tried in registry order: each route's own paths must reach it first (so the
+    registry can be ordered by traffic without changing which handler serves a path)."""
+    ordered = [route for router in ROUTERS for route in router.routes if isinstance(route, APIRoute)]
+    shadowed = []
+    for route in ordered:
+        sample = re.sub(r"\{[^}]+\}", "x1", route.path)
+        for method in route.methods:
+            first = next(r for r in ordered if method in r.methods and r.path_regex.match(sample))
+            if first is not route:
+                shadowed.append(f"{method} {route.path} is served by {first.path}")
+    assert shadowed == []

@@ -23,21 +23,25 @@ from warp.api.routes import (
     vendors,
 )
 
+# Served in this order, and FastAPI tries routes one by one: the busiest first (the switch- and
+# customer-facing hot paths), routers with a prefix before the ones without (numbers, routing,
+# billing, vendors, system hold many prefix-less paths each). Order never changes which handler
+# serves a path: tests/api/test_routes.py fails for a route shadowed by an earlier one.
 ROUTERS: list[APIRouter] = [
-    system.router,
-    auth.router,
+    messages.router,
     me.router,
+    vendor_callbacks.router,
+    auth.router,
+    cdrs.router,
+    tendlc.router,
     accounts.router,
     users.router,
     api_keys.router,
-    numbers.router,
-    messages.router,
-    tendlc.router,
-    vendor_callbacks.router,
-    cdrs.router,
     reports.router,
+    compliance.router,
+    numbers.router,
     routing.router,
     billing.router,
     vendors.router,
-    compliance.router,
+    system.router,
 ]
