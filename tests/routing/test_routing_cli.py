@@ -148,8 +148,8 @@ def test_trunks_cli_and_identify(warp: CliRunner) -> None:
 def test_rates_import_parallel_commits_both_halves(
     warp: CliRunner, tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A big deck loads on two connections; the command resolves the helper's prepared half after its
-    commit, so nothing stays prepared and every row is there. --single-transaction uses one."""
+    """With --parallel a big deck loads on two connections; the command resolves the helper's prepared
+    half after its commit, so nothing stays prepared and every row is there. Without it: one."""
     monkeypatch.setattr(rate_import, "PARALLEL_MIN_BYTES", 0)
     ok(warp, "carriers", "create", "--name", "Alpha")
     ok(warp, "carrier-trunks", "create", "--carrier", "Alpha", "--name", "alpha-1", "--host", "h")
@@ -158,7 +158,7 @@ def test_rates_import_parallel_commits_both_halves(
         "prefix,rate\n" + "".join(f"{p},0.0{p[0]}\n" for p in ("1", "12", "3", "44", "5", "6", "77", "9"))
     )
     with psycopg.connect(db_url, autocommit=True) as conn:
-        for flag in ("--replace", "--single-transaction"):
+        for flag in ("--parallel", "--replace"):
             summary = json.loads(
                 ok(warp, "rates", "import", "--carrier-trunk", "alpha-1", str(deck), flag, "--json")
             )

@@ -25,17 +25,16 @@ def import_(
     merge: bool = typer.Option(False, "--merge", help="Update only the prefixes in the file (default)."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Load the good lines, report the bad ones."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
-    single_transaction: bool = typer.Option(
+    parallel: bool = typer.Option(
         False,
-        "--single-transaction",
-        help="Load a big deck on one connection: slower, but readers never see half of the new deck "
-        "(a parallel load commits its two halves a few milliseconds apart).",
+        "--parallel",
+        help="Load a deck of 4 MiB (~150k rows) or more on two connections (two-phase commit): about "
+        "twice as fast and still all or nothing, but lookups may see one half of the new deck for the "
+        "few milliseconds between the two commits (ADR 0006).",
     ),
 ) -> None:
-    """Import a rate deck (all or nothing unless --skip-bad).
-
-    Decks of 4 MiB (~150k rows) or more load on two connections (two-phase commit): all or nothing, but lookups
-    may see one half of the new deck for the few milliseconds between the two commits.
+    """Import a rate deck (all or nothing unless --skip-bad), in one transaction: lookups see the old
+    deck or the new one, never a mix. --parallel trades that for speed on big decks.
     """
     if replace and merge:
         raise typer.BadParameter("give --replace or --merge, not both")
@@ -56,7 +55,7 @@ def import_(
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        url = None if single_transaction else database_url()
+        url = database_url() if parallel else None
         try:
             with staff_connection() as conn:
                 result = rate_import.import_rates(
