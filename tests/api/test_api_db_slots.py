@@ -54,4 +54,4 @@ def test_warp_serve_refuses_bad_slots_before_starting_workers(
     assert "WARP_API_DB_SLOTS" in str(result.exception) or "WARP_API_DB_SLOTS" in result.output
     result = CliRunner().invoke(app, ["serve", "--port", "1", "--db-slots", "-3"])
     assert result.exit_code != 0
-    assert "must be 1 or more" in str(result.exception) + result.output
+    assert "must be between 1 and 9" in str(result.exception) + result.output

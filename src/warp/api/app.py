@@ -25,6 +25,8 @@ from warp.db.pooler import connection_kwargs
 from warp.errors import ConfigError
 from warp.reporting.source import ReportingSource
 
+POOL_SIZE = 10
+
 
 def env_db_slots() -> int:
     """``WARP_API_DB_SLOTS`` (default 1), or ConfigError naming it."""
@@ -35,11 +37,18 @@ def env_db_slots() -> int:
         raise ConfigError(f"WARP_API_DB_SLOTS: {raw!r} is not a whole number") from None
 
 
+def check_db_slots(slots: int, pool_size: int = POOL_SIZE) -> int:
+    """``slots`` when a pool of ``pool_size`` can serve it (one connection stays free), else ConfigError."""
+    if not 1 <= slots <= max(1, pool_size - 1):
+        raise ConfigError(f"WARP_API_DB_SLOTS: {slots} must be between 1 and {max(1, pool_size - 1)}")
+    return slots
+
+
 def create_app(
     url: str | None = None,
     *,
     policy: AuthPolicy | None = None,
-    pool_size: int = 10,
+    pool_size: int = POOL_SIZE,
     db_slots: int | None = None,
     request_log: bool = True,
 ) -> FastAPI:
@@ -49,9 +58,7 @@ def create_app(
     hold a database transaction at once; concurrency beyond it comes from worker processes
     (``warp serve --workers``). ADR 0007 says why one is the default.
     """
-    slots = db_slots if db_slots is not None else env_db_slots()
-    if not 1 <= slots <= max(1, pool_size - 1):
-        raise ConfigError(f"WARP_API_DB_SLOTS: {slots} must be between 1 and the pool size less one")
+    slots = check_db_slots(db_slots if db_slots is not None else env_db_slots(), pool_size)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

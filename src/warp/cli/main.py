@@ -21,7 +21,7 @@ from warp.cli import trunks as trunks_cli
 from warp.cli import vendors as vendors_cli
 from warp.cli import worker as worker_cli
 from warp.cli.output import err_console
-from warp.errors import ConfigError, WarpError
+from warp.errors import WarpError
 
 app = typer.Typer(
     help="WARP: back office of a wholesale telecom carrier.",
@@ -80,10 +80,9 @@ def serve(
     os.environ.setdefault("WARP_DATABASE_URL", database_url())
     if db_slots:
         os.environ["WARP_API_DB_SLOTS"] = str(db_slots)
-    from warp.api.app import env_db_slots
+    from warp.api.app import check_db_slots, env_db_slots
 
-    if env_db_slots() < 1:  # refused here, not once per worker process as it starts
-        raise ConfigError(f"--db-slots / WARP_API_DB_SLOTS: {env_db_slots()} must be 1 or more")
+    check_db_slots(env_db_slots())  # refused here, not once per worker process as it starts
     workers = workers or os.cpu_count() or 1
     # No access log: every request already goes to audit.api_request_log (batched), and printing a
     # line per request costs throughput.
