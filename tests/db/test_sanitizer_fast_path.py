@@ -30,6 +30,12 @@ KEYS = st.sampled_from(
         "cookie",
         "id",
         "tag",
+        "api key",
+        "Card Number",
+        "x_PIN_",
+        "spin",
+        "pin code",
+        "",
     ]
 )
 # PostgreSQL text cannot hold NUL; surrogates are not valid UTF-8.
@@ -42,6 +48,7 @@ TEXT = st.one_of(
     CARDS,
     st.builds(lambda a, c, b: f"{a} {c} {b}", st.text(CHARS, max_size=8), CARDS, st.text(CHARS, max_size=8)),
     st.from_regex(r"\+1[2-9][0-9]{9}", fullmatch=True),
+    st.sampled_from(["password", "shipping company", "my pin is 1234", "token", "cookie", "pan"]),
 )
 SCALARS = st.one_of(
     st.none(),
@@ -72,3 +79,14 @@ def test_a_plain_message_body_takes_the_fast_path(conn: psycopg.Connection[Any])
     assert conn.execute(
         "SELECT audit.may_hold_secret(%s)", (Jsonb({**body, "Api-Key": "k"}),)
     ).fetchone() == (True,)
+
+
+def test_words_in_values_do_not_take_the_walk(conn: psycopg.Connection[Any]) -> None:
+    """Only key names and card-like digits make the walk worth it: "shipping" holds "pin", "company"
+    holds "pan", and a message may say "password" without holding one."""
+    body = {"from": "+12125550100", "text": "Shipping update from the company: reset your password"}
+    assert conn.execute("SELECT audit.may_hold_secret(%s)", (Jsonb(body),)).fetchone() == (False,)
+    for nested in ({"items": [{"pin": "1234"}]}, {"a": {"b": {"Card-Number": None}}}, [{"x": [{"cvv": 1}]}]):
+        assert conn.execute("SELECT audit.may_hold_secret(%s)", (Jsonb(nested),)).fetchone() == (True,), (
+            nested
+        )

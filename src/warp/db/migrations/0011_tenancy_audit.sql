@@ -121,13 +121,24 @@ CREATE TRIGGER account_hierarchy_cycle_trg
 -- ---------------------------------------------------------------------------------------------
 -- Secrets never reach the audit trail or the API request log.
 
+CREATE FUNCTION audit.has_secret_word(p_words text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog
+AS $$
+    -- p_words: one or more normalised names (lower-case letters and digits only), separated by
+    -- spaces. The one statement of which names are secret, for column names, JSON keys and the
+    -- request log's fast path alike.
+    SELECT p_words ~ '(password|passwd|secret|token|apikey|authorization|credential|privatekey|hash|ha1)'
+        OR p_words ~ '(^| )(cvv|cvv2|cvc|cvc2|securitycode|cardnumber|pan|pin|cookie)( |$)'
+$$;
+COMMENT ON FUNCTION audit.has_secret_word(text) IS
+    'True when one of the space-separated normalised names holds a secret (password, token, API key, hash, card data...).';
+
 CREATE FUNCTION audit.is_secret_key(p_key text) RETURNS boolean
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path = pg_catalog
 AS $$
-    SELECT k ~ '(password|passwd|secret|token|apikey|authorization|credential|privatekey|hash|ha1)'
-        OR k IN ('cvv', 'cvv2', 'cvc', 'cvc2', 'securitycode', 'cardnumber', 'pan', 'pin', 'cookie')
-    FROM (SELECT lower(regexp_replace(p_key, '[^A-Za-z0-9]', '', 'g')) AS k) AS normalised
+    SELECT audit.has_secret_word(lower(regexp_replace(p_key, '[^A-Za-z0-9]', '', 'g')))
 $$;
 COMMENT ON FUNCTION audit.is_secret_key(text) IS
     'True for a JSON key or column name whose value is a secret (password, token, API key, hash, card data...).';
@@ -222,13 +233,16 @@ CREATE FUNCTION audit.may_hold_secret(p_value jsonb) RETURNS boolean
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     SET search_path = pg_catalog
 AS $$
-    -- A cheap over-approximation of what the walk masks: any secret key name (is_secret_key
-    -- normalises keys to lower-case letters and digits, so the document is normalised the same
-    -- way and searched for the same words) or a run of 13+ digits with single separators (every
-    -- card candidate of sanitize_text, and every Luhn-checked JSON number).
-    SELECT lower(regexp_replace(p_value::text, '[^A-Za-z0-9]', '', 'g'))
-               ~ '(password|passwd|secret|token|apikey|authorization|credential|privatekey|hash|ha1|cvv|cvc|securitycode|cardnumber|pan|pin|cookie)'
-        OR p_value::text ~ '[0-9]([ -]?[0-9]){12}'
+    -- A cheap over-approximation of what the walk masks: a run of 13+ digits with single
+    -- separators anywhere (every card candidate of sanitize_text, and every Luhn-checked JSON
+    -- number), or a secret name among the document's keys at any depth (normalised as
+    -- is_secret_key does, one string, one test). Words in values ("shipping", "company") do not
+    -- count: the walk masks values by their key or their digits only.
+    SELECT p_value::text ~ '[0-9]([ -]?[0-9]){12}'
+        OR coalesce(audit.has_secret_word((
+               SELECT string_agg(lower(regexp_replace(k #>> '{}', '[^A-Za-z0-9]', '', 'g')), ' ')
+               FROM jsonb_path_query(p_value, 'strict $.** ? (@.type() == "object").keyvalue().key') AS k)),
+           false)
 $$;
 COMMENT ON FUNCTION audit.may_hold_secret(jsonb) IS
     'False only when audit.sanitize_jsonb would change nothing in the document (fast path).';
