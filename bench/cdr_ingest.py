@@ -149,6 +149,26 @@ def write_cdrs(path: Path, n: int, month: datetime) -> tuple[Path, bytes]:
     return path, typed.getvalue().encode()
 
 
+def timed_copy(
+    conn: psycopg.Connection[Any], statement: sql.Composable, data: bytes
+) -> tuple[float, float, float]:
+    """COPY ``data`` with ``statement`` and commit: (seconds, server CPU s, client CPU s)."""
+    t0, c0, p0 = time.monotonic(), backend_cpu(conn), time.process_time()
+    with conn.cursor().copy(statement) as cp:
+        for i in range(0, len(data), 1 << 20):
+            cp.write(data[i : i + (1 << 20)])
+    conn.commit()
+    return time.monotonic() - t0, backend_cpu(conn) - c0, time.process_time() - p0
+
+
+def empty_raw_cdr(conn: psycopg.Connection[Any]) -> None:
+    """Empty cdr.raw_cdr and checkpoint, so the next load starts from the same state."""
+    conn.execute("TRUNCATE cdr.raw_cdr CASCADE")
+    conn.commit()
+    conn.execute("CHECKPOINT")
+    conn.commit()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -170,21 +190,16 @@ def main() -> None:
         rows = []
         with psycopg.connect(url) as conn:
             conn.execute("CHECKPOINT")
-            t0, c0, p0 = time.monotonic(), backend_cpu(conn), time.process_time()
-            with conn.cursor().copy(
-                "COPY cdr.raw_cdr (start_time, end_time, duration, call_id, source_ip, raw_ani, raw_dnis, ani, dnis, "
-                "sip_code, ingest_source) FROM STDIN (FORMAT csv)"
-            ) as cp:
-                for i in range(0, len(typed), 1 << 20):
-                    cp.write(typed[i : i + (1 << 20)])
-            conn.commit()
-            bare = time.monotonic() - t0
-            cpu = (backend_cpu(conn) - c0, time.process_time() - p0)
+            bare, *cpu = timed_copy(
+                conn,
+                sql.SQL(
+                    "COPY cdr.raw_cdr (start_time, end_time, duration, call_id, source_ip, raw_ani, raw_dnis, "
+                    "ani, dnis, sip_code, ingest_source) FROM STDIN (FORMAT csv)"
+                ),
+                typed,
+            )
             rows.append(("bare COPY into cdr.raw_cdr", args.rows, args.rows, 0, bare, *cpu))
-            conn.execute("TRUNCATE cdr.raw_cdr CASCADE")
-            conn.commit()
-            conn.execute("CHECKPOINT")
-            conn.commit()
+            empty_raw_cdr(conn)
             for label in ("end to end (warp cdr import)", "re-import (all duplicates)"):
                 t0, c0, p0 = time.monotonic(), backend_cpu(conn), time.process_time()
                 with tenant.transaction(conn, tenant.Context(staff=True, actor_type="SYSTEM")):
@@ -202,18 +217,10 @@ def main() -> None:
             ) as cp:
                 for block in cp:
                     stored.write(block)
-            conn.execute("TRUNCATE cdr.raw_cdr CASCADE")
-            conn.commit()
-            conn.execute("CHECKPOINT")
-            conn.commit()
-            data = stored.getvalue()
-            t0, c0, p0 = time.monotonic(), backend_cpu(conn), time.process_time()
-            with conn.cursor().copy(sql.SQL("COPY cdr.raw_cdr ({}) FROM STDIN").format(cols)) as cp:
-                for i in range(0, len(data), 1 << 20):
-                    cp.write(data[i : i + (1 << 20)])
-            conn.commit()
-            stored_secs = time.monotonic() - t0
-            cpu = (backend_cpu(conn) - c0, time.process_time() - p0)
+            empty_raw_cdr(conn)
+            stored_secs, *cpu = timed_copy(
+                conn, sql.SQL("COPY cdr.raw_cdr ({}) FROM STDIN").format(cols), stored.getvalue()
+            )
             rows.append(
                 (
                     "bare COPY of the rows as the import stored them",
