@@ -145,17 +145,7 @@ def import_plan(
         problems += rate_import._field_problems(conn, "rate_import_stage", params)
         problems += [(int(_v(r, 0)), str(_v(r, 1))) for r in conn.execute(_MIN_CHECK)]
         if not problems:
-            conn.execute(
-                rate_import._sub(
-                    conn,
-                    rate_import._TYPED_SQL,
-                    kind="TEMP",
-                    rows="rate_import_rows",
-                    on_commit="ON COMMIT DROP",
-                    stage="rate_import_stage",
-                ),
-                params,
-            )
+            rate_import.type_staged_lines(conn, params)
             conn.execute(
                 "ALTER TABLE rate_import_rows ADD COLUMN minimum_seconds integer NOT NULL DEFAULT 0; "
                 "UPDATE rate_import_rows r SET minimum_seconds = nullif(btrim(s.minimum_seconds), '')::integer "

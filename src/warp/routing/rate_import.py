@@ -314,17 +314,7 @@ def import_rates(
         if problems and not skip_bad:
             _refuse(path, problems)
 
-        conn.execute(
-            _sub(
-                conn,
-                _TYPED_SQL,
-                kind="TEMP",
-                rows="rate_import_rows",
-                on_commit="ON COMMIT DROP",
-                stage="rate_import_stage",
-            ),
-            params,
-        )
+        type_staged_lines(conn, params)
         overlaps = _overlaps(conn, "rate_import_rows")
         if overlaps:
             problems += overlaps
@@ -356,6 +346,22 @@ def _sub(conn: psycopg.Connection[Any], template: str, **names: str | sql.Compos
         text = value if isinstance(value, str) else value.as_string(conn)
         template = template.replace(f"__{key.upper()}__", text)
     return template
+
+
+def type_staged_lines(conn: psycopg.Connection[Any], params: dict[str, Any]) -> None:
+    """Type the checked lines of ``rate_import_stage`` into the transaction's ``rate_import_rows``
+    (the one-connection load; billing's rate-plan import uses it too)."""
+    conn.execute(
+        _sub(
+            conn,
+            _TYPED_SQL,
+            kind="TEMP",
+            rows="rate_import_rows",
+            on_commit="ON COMMIT DROP",
+            stage="rate_import_stage",
+        ),
+        params,
+    )
 
 
 def _field_problems(
