@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
 from warp.api.app import create_app
-from warp.api.deps import AUTHENTICATED, Tx, WarpRoute, require
+from warp.api.deps import AUTHENTICATED, Admitted, Tx, WarpRoute, admit, require
 from warp.errors import WarpError
 from warp_auth_fixtures import TEST_POLICY, World
 
@@ -102,3 +102,68 @@ def test_a_failed_commit_is_an_error_response_and_nothing_is_kept(
     assert _legal_name(world) == before
     r = app_client.post("/probe/commit", headers={"Authorization": f"Bearer {key}"})
     assert r.status_code == 200 and _legal_name(world) == "Committed Ltd"
+
+
+@pytest.fixture
+def admit_client(world: World) -> Iterator[TestClient]:
+    probe = APIRouter(prefix="/probe", route_class=WarpRoute)
+
+    @probe.get("/admitted")
+    async def admitted(who: Admitted = admit("numbers:read")) -> dict[str, str | bool | None]:
+        return {
+            "account": str(who.principal.account_id),
+            "needs_touch": who.principal.needs_touch,
+            "request_id": who.request_id,
+        }
+
+    app = create_app(world.url, policy=TEST_POLICY, pool_size=4)
+    app.include_router(probe)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+def _last_used(world: World, prefix: str) -> object:
+    with psycopg.connect(world.url) as conn:
+        row = conn.execute(
+            "SELECT last_used_at FROM auth.api_keys WHERE key_prefix = %s", (prefix,)
+        ).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def test_admit_authenticates_counts_and_checks_without_a_transaction(
+    admit_client: TestClient, world: World
+) -> None:
+    key = world.key(world.acme, scopes=["numbers:read"])
+    prefix = key.split("_")[1]
+    assert _last_used(world, prefix) is None
+    # first use: looked up in the database in its own short transaction, which records the use
+    r = admit_client.get(
+        "/probe/admitted", headers={"Authorization": f"Bearer {key}", "X-Request-ID": "rid-1"}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json() == {"account": str(world.acme), "needs_touch": False, "request_id": "rid-1"}
+    assert _last_used(world, prefix) is not None
+    remaining = [int(r.headers["ratelimit-remaining"])]
+    # from the key cache: same principal, each request counted, nothing left open
+    for _ in range(6):
+        r = admit_client.get("/probe/admitted", headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 200 and r.json()["account"] == str(world.acme)
+        remaining.append(int(r.headers["ratelimit-remaining"]))
+    assert remaining == sorted(remaining, reverse=True) and remaining[-1] < remaining[0]
+    with psycopg.connect(world.url) as conn:
+        idle = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%%' AND pid <> pg_backend_pid() AND datname = current_database()"
+        ).fetchone()
+    assert idle == (0,)
+
+
+def test_admit_refuses_like_require(admit_client: TestClient, world: World) -> None:
+    assert admit_client.get("/probe/admitted").status_code == 401
+    bad = admit_client.get("/probe/admitted", headers={"Authorization": "Bearer warp_nope_nope"})
+    assert bad.status_code == 401
+    other = world.key(world.acme, scopes=["messaging:read"])
+    for _ in range(2):  # uncached, then cached: both refused
+        r = admit_client.get("/probe/admitted", headers={"Authorization": f"Bearer {other}"})
+        assert r.status_code == 403, r.text
+        assert "numbers:read" in r.json()["detail"]

@@ -28,7 +28,7 @@ import functools
 import inspect
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
@@ -211,6 +211,40 @@ def _authenticate_in(tx_conn: Tx, token: str, request: Request, state: WarpState
     return _authenticate(tx_conn._connection(), token, request, state)
 
 
+async def _admit(
+    request: Request,
+    response: Response,
+    token: str,
+    permission: str,
+    state: WarpState,
+    tx: Tx,
+    principal: Principal | None,
+) -> Principal:
+    """Authenticate ``token`` (``principal`` when the key cache had it, else the database through
+    ``tx``), count the request against the principal's rate limit (headers on ``response``) and
+    check ``permission``."""
+    if principal is None:
+        principal = await run_in_threadpool(_authenticate_in, tx, token, request, state)
+    tx.principal = principal
+    request.state.principal = principal
+    identity = f"key:{principal.api_key_id}" if principal.api_key_id else f"user:{principal.user_id}"
+    if isinstance(state.limiter.storage, LocalStorage):
+        quota = state.limiter.hit(identity, principal.rate_limits)
+    else:  # a network storage (Redis) blocks: off the event loop
+        quota = await run_in_threadpool(state.limiter.hit, identity, principal.rate_limits)
+    for name, value in quota.headers().items():
+        response.headers[name] = value
+    if permission != AUTHENTICATED and not principal.allows(permission):
+        raise InsufficientScope(f"scope: this operation needs {permission!r}")
+    return principal
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None or not credentials.credentials:
+        raise Unauthenticated("credentials: send Authorization: Bearer <API key or session token>")
+    return credentials.credentials
+
+
 def require(permission: str) -> Any:
     """Dependency: an authenticated principal holding ``permission``, in its own transaction."""
     if not permission or permission == PUBLIC:
@@ -221,9 +255,7 @@ def require(permission: str) -> Any:
         response: Response,
         credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
     ) -> AsyncIterator[Tx]:
-        if credentials is None or not credentials.credentials:
-            raise Unauthenticated("credentials: send Authorization: Bearer <API key or session token>")
-        token = credentials.credentials
+        token = _token(credentials)
         state = state_of(request)
         request_id = request_id_of(request)
         # A placeholder principal until authentication: its transaction is the request's, begun by
@@ -234,22 +266,8 @@ def require(permission: str) -> Any:
         try:
             tx = Tx(state.pool, _ANONYMOUS, request_id)
             try:
-                principal = _cached_principal(token, request, state)
-                if principal is None:
-                    principal = await run_in_threadpool(_authenticate_in, tx, token, request, state)
-                tx.principal = principal
-                request.state.principal = principal
-                identity = (
-                    f"key:{principal.api_key_id}" if principal.api_key_id else f"user:{principal.user_id}"
-                )
-                if isinstance(state.limiter.storage, LocalStorage):
-                    quota = state.limiter.hit(identity, principal.rate_limits)
-                else:  # a network storage (Redis) blocks: off the event loop
-                    quota = await run_in_threadpool(state.limiter.hit, identity, principal.rate_limits)
-                for name, value in quota.headers().items():
-                    response.headers[name] = value
-                if permission != AUTHENTICATED and not principal.allows(permission):
-                    raise InsufficientScope(f"scope: this operation needs {permission!r}")
+                cached = _cached_principal(token, request, state)
+                await _admit(request, response, token, permission, state, tx, cached)
                 yield tx
             except BaseException:
                 if tx.pending:
@@ -265,6 +283,61 @@ def require(permission: str) -> Any:
 
     dependency.warp_permission = permission  # type: ignore[attr-defined]
     return Depends(dependency, scope="function")
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """An authenticated, rate-counted request holding ``permission``, without a transaction."""
+
+    principal: Principal
+    request_id: str
+    state: WarpState
+
+
+def admit(permission: str) -> Any:
+    """Dependency: like ``require`` but the handler gets no transaction and holds no db slot.
+
+    For handlers whose database work goes through a shared writer that takes a db slot itself and
+    runs several requests' work in one transaction (group submit of ``POST /v1/messages``). That
+    writer acts as ``principal.context(request_id)`` and records the key's use when
+    ``principal.needs_touch``. A key not in the cache is looked up here in its own short transaction
+    (one db slot for the look-up)."""
+    if not permission or permission == PUBLIC:
+        raise ValueError("admit() needs a permission or AUTHENTICATED; use public() for open routes")
+
+    async def dependency(
+        request: Request,
+        response: Response,
+        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    ) -> Admitted:
+        token = _token(credentials)
+        state = state_of(request)
+        request_id = request_id_of(request)
+        tx = Tx(state.pool, _ANONYMOUS, request_id)
+        cached = _cached_principal(token, request, state)
+        if cached is not None:
+            principal = await _admit(request, response, token, permission, state, tx, cached)
+            return Admitted(principal, request_id, state)
+        slots = state.db_slots
+        if slots is not None:
+            await slots.acquire()
+        try:
+            admitted = False
+            try:
+                principal = await _admit(request, response, token, permission, state, tx, None)
+                admitted = True
+            finally:
+                if tx.pending:
+                    with anyio.CancelScope(shield=True):
+                        await run_in_threadpool(tx.finish, admitted)
+        finally:
+            if slots is not None:
+                slots.release()
+        # The look-up's transaction recorded the key's use (Tx.finish).
+        return Admitted(replace(principal, needs_touch=False), request_id, state)
+
+    dependency.warp_permission = permission  # type: ignore[attr-defined]
+    return Depends(dependency)
 
 
 def _public(request: Request) -> None:
