@@ -340,7 +340,8 @@ def admit(permission: str) -> Any:
     return Depends(dependency)
 
 
-def _public(request: Request) -> None:
+async def _public(request: Request) -> None:
+    # async: FastAPI runs a plain dependency in a worker thread (a hop per request for nothing)
     request_id_of(request)
 
 
