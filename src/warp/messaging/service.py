@@ -7,6 +7,7 @@ tenants.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -23,7 +24,7 @@ from psycopg.types.json import Jsonb
 from warp.auth.policy import AuthPolicy
 from warp.auth.ratelimit import LocalStorage
 from warp.messaging import errors
-from warp.messaging.encoding import count_segments
+from warp.messaging.encoding import SegmentCount, count_segments
 from warp.messaging.keywords import HELP, START, STOP, classify
 from warp.messaging.secrets import check_reference, encrypt_secret
 
@@ -81,6 +82,8 @@ class Submitted:
     rate: Decimal | None
     charge: Decimal | None
     campaign_id: UUID | None
+    campaign_mps: int | None = None  # the throughput settings in force (queued messages)
+    account_mps: int | None = None
 
 
 class ThroughputLimiter:
@@ -109,6 +112,10 @@ class ThroughputLimiter:
                 f"throughput: campaign limit of {mps} messages per second reached"
             )
 
+    def admit(self, account_id: UUID, sent: Submitted) -> None:
+        """Count a queued message against its account's and campaign's limits (ThroughputExceeded)."""
+        self.hit(account_id, sent.account_mps, sent.campaign_id, sent.campaign_mps)
+
 
 _SEND_ERRORS: dict[str, tuple[type[errors.MessagingError], str]] = {
     "sender-not-found": (errors.SenderNotFound, "from: not an ACTIVE number of this account"),
@@ -121,6 +128,117 @@ _SEND_ERRORS: dict[str, tuple[type[errors.MessagingError], str]] = {
     "no-messaging-vendor": (errors.NoMessagingVendor, "no messaging vendor is available; retry later"),
     "insufficient-balance": (errors.InsufficientBalance, "balance: prepaid funds do not cover this message"),
 }
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One message to send, as ``POST /v1/messages`` carries it."""
+
+    from_number: str
+    to_number: str
+    body: str | None
+    media_urls: Sequence[str] = ()
+    metadata: dict[str, Any] | None = None
+
+
+SendOutcome = Submitted | errors.MessagingError
+
+# messaging.submit_message / submit_messages result columns, in the order _submitted reads them.
+_RESULT = "result, id, created_at, status, campaign_id, campaign_mps, rate, charge, account_mps"
+
+
+def _submitted(row: tuple[Any, ...], count: SegmentCount) -> SendOutcome:
+    result, message_id, created_at, status, campaign_id, campaign_mps, rate, charge, account_mps = row
+    if result in _SEND_ERRORS:
+        cls, message = _SEND_ERRORS[result]
+        return cls(message)
+    return Submitted(
+        result=result,
+        id=message_id,
+        created_at=created_at,
+        status=status,
+        encoding=count.encoding,
+        segments=count.segments,
+        rate=rate,
+        charge=charge,
+        campaign_id=campaign_id,
+        campaign_mps=campaign_mps,
+        account_mps=account_mps,
+    )
+
+
+def send_messages(conn: Conn, *, account_id: UUID, messages: Sequence[Outbound]) -> list[SendOutcome]:
+    """Validate and queue messages of ``account_id`` in the caller's transaction, in ONE round trip.
+
+    One message goes through ``messaging.submit_message``, several through
+    ``messaging.submit_messages`` (the same function for each, in order: a later message sees the
+    earlier ones' prepaid debits). Returns one outcome per message, in order: ``Submitted`` (queued, or
+    ``recipient-opted-out`` with its REJECTED MDR) or the send error the message alone would raise
+    (invalid, sender, 10DLC, rate, vendor, balance). Throughput is not counted here: the caller hits
+    the limiter for each queued message before committing (``send_message``,
+    ``warp.messaging.coalesce``). Anything unexpected raises and fails them all; so does, for several
+    messages, a concurrent debit that spent the funds after the check (one message gets
+    ``InsufficientBalance``): the caller then sends them one by one.
+    """
+    outcomes: list[SendOutcome | None] = []
+    todo: list[tuple[int, Outbound, SegmentCount]] = []
+    for m in messages:
+        if not m.media_urls and not m.body:
+            outcomes.append(errors.InvalidMessage("body: an SMS needs text (or send media_urls for an MMS)"))
+            continue
+        todo.append((len(outcomes), m, count_segments(m.body or "", mms=bool(m.media_urls))))
+        outcomes.append(None)
+    cur = conn.cursor(row_factory=tuple_row)
+    if len(todo) == 1:
+        _, m, count = todo[0]
+        try:
+            row = cur.execute(
+                f"SELECT {_RESULT} FROM messaging.submit_message(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    account_id,
+                    m.from_number,
+                    m.to_number,
+                    "MMS" if m.media_urls else "SMS",
+                    m.body or None,
+                    # NULL for "none" (the function stores '{}'): no array / JSON adaptation per send.
+                    list(m.media_urls) or None,
+                    count.encoding if m.body else None,
+                    count.segments,
+                    Jsonb(m.metadata) if m.metadata else None,
+                ),
+            ).fetchone()
+        except psycopg.errors.CheckViolation as exc:
+            # A concurrent debit spent the funds between the check and the debit (taken under the lock).
+            if exc.diag.constraint_name != "account_balance_funds_check":
+                raise
+            cls, message = _SEND_ERRORS["insufficient-balance"]
+            raise cls(message) from exc
+        assert row is not None
+        rows = [row]
+    elif todo:
+        batch = [
+            {
+                "from": m.from_number,
+                "to": m.to_number,
+                "type": "MMS" if m.media_urls else "SMS",
+                "body": m.body or None,
+                "media": list(m.media_urls) or None,
+                "encoding": count.encoding if m.body else None,
+                "segments": count.segments,
+                "metadata": m.metadata or None,
+            }
+            for _, m, count in todo
+        ]
+        rows = cur.execute(
+            f"SELECT {_RESULT} FROM messaging.submit_messages(%s, %s)", (account_id, Jsonb(batch))
+        ).fetchall()
+        if len(rows) != len(todo):
+            raise RuntimeError(f"messaging.submit_messages: {len(rows)} results for {len(todo)} messages")
+    else:
+        rows = []
+    for (index, _, count), row in zip(todo, rows, strict=True):
+        outcomes[index] = _submitted(row, count)
+    return [outcome for outcome in outcomes if outcome is not None]
 
 
 def send_message(
@@ -138,57 +256,15 @@ def send_message(
 
     Raises the send errors (sender, 10DLC, rate, vendor, balance, throughput). An opted-out recipient
     is not an exception: the REJECTED MDR is returned (``result == 'recipient-opted-out'``) so the
-    caller can commit it and refuse the request.
+    caller can commit it and refuse the request. ``send_messages`` with one message.
     """
-    media = list(media_urls or [])
-    mms = bool(media)
-    if not mms and not body:
-        raise errors.InvalidMessage("body: an SMS needs text (or send media_urls for an MMS)")
-    count = count_segments(body or "", mms=mms)
-    try:
-        row = (
-            conn.cursor(row_factory=dict_row)
-            .execute(
-                "SELECT * FROM messaging.submit_message(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    account_id,
-                    from_number,
-                    to_number,
-                    "MMS" if mms else "SMS",
-                    body or None,
-                    # NULL for "none" (the function stores '{}'): no array / JSON adaptation per send.
-                    media or None,
-                    count.encoding if body else None,
-                    count.segments,
-                    Jsonb(metadata) if metadata else None,
-                ),
-            )
-            .fetchone()
-        )
-    except psycopg.errors.CheckViolation as exc:
-        # A concurrent debit spent the funds between the check and the debit (taken under the lock).
-        if exc.diag.constraint_name == "account_balance_funds_check":
-            cls, message = _SEND_ERRORS["insufficient-balance"]
-            raise cls(message) from exc
-        raise
-    assert row is not None
-    result = row["result"]
-    if result in _SEND_ERRORS:
-        cls, message = _SEND_ERRORS[result]
-        raise cls(message)
-    if result == "queued" and limiter is not None:
-        limiter.hit(account_id, row["account_mps"], row["campaign_id"], row["campaign_mps"])
-    return Submitted(
-        result=result,
-        id=row["id"],
-        created_at=row["created_at"],
-        status=row["status"],
-        encoding=count.encoding,
-        segments=count.segments,
-        rate=row["rate"],
-        charge=row["charge"],
-        campaign_id=row["campaign_id"],
-    )
+    message = Outbound(from_number, to_number, body, media_urls or (), metadata)
+    outcome = send_messages(conn, account_id=account_id, messages=[message])[0]
+    if isinstance(outcome, errors.MessagingError):
+        raise outcome
+    if outcome.result == "queued" and limiter is not None:
+        limiter.admit(account_id, outcome)
+    return outcome
 
 
 def check_opt_out(conn: Conn, account_id: UUID, campaign_id: UUID | None, recipient: str) -> bool:

@@ -302,6 +302,39 @@ REVOKE ALL ON FUNCTION messaging.submit_message(uuid, text, text, text, text, te
 GRANT EXECUTE ON FUNCTION messaging.submit_message(uuid, text, text, text, text, text[], text, integer, jsonb)
     TO warp_app, warp_staff;
 
+CREATE FUNCTION messaging.submit_messages(p_account_id uuid, p_messages jsonb)
+    RETURNS TABLE (result text, id uuid, created_at timestamptz, status text, campaign_id uuid,
+                   campaign_mps integer, rate numeric, charge numeric, service_provider_id uuid,
+                   account_mps integer)
+    LANGUAGE plpgsql
+    SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    m record;
+BEGIN
+    -- In order, each through the one send path: a later message sees what the earlier ones wrote
+    -- (the prepaid debit above all), so a batch decides exactly as the same sends one after another.
+    FOR m IN
+        SELECT x.* FROM jsonb_to_recordset(p_messages)
+            AS x("from" text, "to" text, type text, body text, media jsonb, encoding text, segments integer,
+                 metadata jsonb)
+    LOOP
+        RETURN QUERY
+            SELECT * FROM messaging.submit_message(
+                p_account_id, m."from", m."to", m.type, m.body,
+                CASE WHEN m.media IS NOT NULL THEN ARRAY(SELECT jsonb_array_elements_text(m.media)) END,
+                m.encoding, m.segments, m.metadata);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION messaging.submit_messages(uuid, jsonb) IS
+    'Group submit: messaging.submit_message for each element of p_messages (objects with from, to, type, body, '
+    'media, encoding, segments, metadata), in order, in the caller''s transaction and one round trip; one result '
+    'row per message, in the same order. A business refusal is that message''s row; an exception fails the call '
+    '(the caller retries the messages one by one).';
+REVOKE ALL ON FUNCTION messaging.submit_messages(uuid, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION messaging.submit_messages(uuid, jsonb) TO warp_app, warp_staff;
+
 -- ---------------------------------------------------------------------------------------------
 -- Status transitions: queued -> sending -> sent -> delivered | undelivered | failed; never backwards.
 
