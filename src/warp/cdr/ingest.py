@@ -29,6 +29,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,8 +37,10 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from warp.cdr.errors import InvalidCdrInput
+from warp.db import tenant
 
 FORMATS = ("kamailio-csv", "jsonl")
 REQUIRED = ("start_time", "callid", "duration", "sip_code")
@@ -247,13 +250,12 @@ FROM ({_TRUNK_OF.format(addresses="(SELECT src, ip FROM cdr_ingest_ips WHERE ip 
 WHERE c.src = m.src
 """
 
-# New dotted-quad addresses of the fast path, identified as they are added.
-_ADD_IPS_SQL = f"""
+# The fast path's dotted-quad addresses, identified (the trunk columns of their COPY lines) in one
+# read-only query per chunk.
+_TRUNKS_OF_SQL = f"""
 WITH n AS MATERIALIZED (SELECT src, src::inet AS ip FROM unnest(%s::text[]) AS u(src))
-INSERT INTO cdr_ingest_ips (src, ip, trunk_id, account_id, checked)
-SELECT n.src, n.ip, m.trunk_id, m.account_id, true
+SELECT n.src, m.account_id::text, m.trunk_id::text
 FROM n LEFT JOIN ({_TRUNK_OF.format(addresses="n")}) AS m ON m.src = n.src
-RETURNING src, account_id, trunk_id
 """
 
 
@@ -451,11 +453,8 @@ _NULL = "\\N"
 _UNIDENTIFIED = f"{_NULL}\t{_NULL}\tf\n"
 
 
-@dataclass
-class _Chunk:
-    rows: list[tuple[str, str]]
-    """(source address, COPY line without the trunk columns)"""
-    new_ips: list[str]
+_Rows = list[tuple[str, str]]
+"""a chunk: (source address, COPY line without the trunk columns)"""
 
 
 def _header(path: Path) -> list[str]:
@@ -502,6 +501,156 @@ def _csv_records(
         progress(total, total)
 
 
+class _Trunks:
+    """The trunk columns of the fast path's source addresses, identified once per import, shared by its loaders."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, str] = {"": _UNIDENTIFIED}
+        self.lock = threading.Lock()
+
+    def resolve(self, loader: _Loader, ips: set[str]) -> None:
+        """Identify the addresses of ``ips`` not identified yet, on ``loader``'s connection."""
+        # one loader at a time: the other one waits (holding nothing) instead of asking for the same ones
+        with self.lock:
+            missing = [ip for ip in ips if ip not in self.ids]
+            if not missing:
+                return
+            with loader.step():
+                rows = loader.conn.execute(_TRUNKS_OF_SQL, (missing,)).fetchall()
+            for row in rows:
+                account, trunk = _v(row, 1), _v(row, 2)
+                self.ids[str(_v(row, 0))] = _UNIDENTIFIED if trunk is None else f"{account}\t{trunk}\tt\n"
+
+
+_COPY_DIRECT = sql.SQL("COPY cdr.raw_cdr ({}) FROM STDIN").format(
+    sql.SQL(", ").join(map(sql.Identifier, _TYPED_COLUMNS))
+)
+_COPY_STAGED = sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(TYPED_STAGE))
+_RETRIES = 5
+
+
+class _Loader:
+    """Loads the fast path's chunks into cdr.raw_cdr on one connection, in a thread of its own.
+
+    With ``settings`` None the connection is the caller's and every chunk goes into the caller's
+    transaction. Otherwise the connection is the loader's own and every chunk is its own transaction,
+    acting as the caller (``settings``: its role and warp.* settings) and committed: such a
+    transaction only ever waits on locks PostgreSQL sees (another transaction's rows of the same
+    CDRs), so two imports can never wait on each other through their clients; a deadlock that
+    PostgreSQL breaks is retried.
+    """
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        trunks: _Trunks,
+        tz: str,
+        settings: list[tuple[str, str]] | None = None,
+    ) -> None:
+        self.conn = conn
+        self.trunks = trunks
+        self.settings = settings
+        self.session_tz = str(_v(conn.execute("SELECT current_setting('TimeZone')").fetchone(), 0))
+        self.zone = [("TimeZone", tz)]
+        self.inserted = self.unidentified = self.staged = 0
+        self.direct = self.copy = True
+        self.chunks: queue.Queue[_Rows | None] = queue.Queue(maxsize=2)
+        self.failed: list[BaseException] = []
+        self.thread = threading.Thread(target=self._run, name="cdr-ingest-loader", daemon=True)
+        self.thread.start()
+
+    def put(self, rows: _Rows) -> None:
+        self.staged += len(rows)
+        self.chunks.put(rows)
+
+    def finish(self) -> None:
+        """Wait for the chunks put so far to be loaded."""
+        self.chunks.put(None)
+        self.thread.join()
+
+    @contextmanager
+    def step(self) -> Iterator[None]:
+        """A transaction of the loader's own connection acting as the caller (nothing on the caller's)."""
+        if self.settings is None:
+            yield
+            return
+        with self.conn.transaction():
+            _set(self.conn, self.settings)
+            yield
+
+    def _run(self) -> None:
+        try:
+            while (rows := self.chunks.get()) is not None:
+                if not self.failed:
+                    self._load(rows)
+        except BaseException as exc:  # re-raised by the parsing thread
+            self.failed.append(exc)
+            while self.chunks.get() is not None:
+                pass
+
+    def _load(self, rows: _Rows) -> None:
+        ids = self.trunks.ids
+        if any(ip not in ids for ip, _ in rows):
+            self.trunks.resolve(self, {ip for ip, _ in rows})
+        parts = []
+        unidentified = 0
+        for ip, line in rows:
+            tail = ids[ip]
+            if tail is _UNIDENTIFIED:
+                unidentified += 1
+            parts.append(line + tail)
+        self.unidentified += unidentified
+        data = "".join(parts).encode("utf-8")
+        if self.settings is None:
+            # the file's times are read in its zone (the caller's setting is put back after)
+            _set(self.conn, self.zone)
+            self.inserted += self._copy(data, len(rows))
+            _set(self.conn, [("TimeZone", self.session_tz)])
+            return
+        for attempt in range(1, _RETRIES + 1):
+            try:
+                with self.step():
+                    _set(self.conn, self.zone)
+                    inserted = self._copy(data, len(rows))
+                break
+            except psycopg.errors.DeadlockDetected:
+                if attempt == _RETRIES:
+                    raise
+                self.direct = False
+        self.inserted += inserted
+
+    def _copy(self, data: bytes, count: int) -> int:
+        """Load one chunk in the current transaction; the number of CDRs inserted (the rest were stored already)."""
+        conn = self.conn
+        if self.direct:
+            # Nothing of this chunk in cdr.raw_cdr yet (the usual case): a plain COPY. A CDR that is
+            # already there fails it, and the chunk goes through the staging table instead.
+            try:
+                with conn.transaction(), conn.cursor().copy(_COPY_DIRECT) as cp:
+                    cp.write(data)
+                return count
+            except psycopg.errors.UniqueViolation:
+                self.direct = False
+            except psycopg.errors.FeatureNotSupported:  # COPY FROM under row-level security
+                self.direct = self.copy = False
+        conn.execute(_TYPED_STAGE_SQL)
+        with conn.cursor().copy(_COPY_STAGED) as cp:
+            cp.write(data)
+        inserted = conn.execute(_TYPED_INSERT_SQL).rowcount
+        conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(TYPED_STAGE)))
+        # no duplicate in this chunk: the next one tries the plain COPY again
+        self.direct = self.copy and inserted == count
+        return inserted
+
+
+def _set(conn: psycopg.Connection[Any], settings: Sequence[tuple[str, str]]) -> None:
+    """set_config for the current transaction, in one round trip."""
+    conn.execute(
+        "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in settings),
+        [x for kv in settings for x in kv],
+    )
+
+
 def _ingest(
     conn: psycopg.Connection[Any],
     records: Iterable[tuple[int, Sequence[str]]],
@@ -514,11 +663,16 @@ def _ingest(
     problems: list[tuple[int, str]],
     started: float,
     first_start: bool = False,
+    helpers: Sequence[psycopg.Connection[Any]] = (),
 ) -> IngestResult:
     """Ingest ``records`` (line number, values in ``names`` order) in the caller's transaction.
 
     ``problems`` holds the lines refused before this point (and receives the ones found here). The
-    fast path's chunks are loaded by a second thread while this one parses the next chunk.
+    fast path's chunks are loaded by a second thread while this one parses the next chunk. With
+    ``helpers`` (connections of this import's own, see :func:`_open_helpers`) the fast path's
+    records are loaded by them instead, one loader each, split by Call-ID (a CDR and its duplicates
+    always go to the same one), every chunk committed on its own; the rest stays in the caller's
+    transaction.
     """
     result = IngestResult(source=name)
     conn.execute(_IPS_SQL)
@@ -529,81 +683,21 @@ def _ingest(
     carrier_trunks = {
         str(_v(r, 0)): str(_v(r, 1)) for r in conn.execute("SELECT name, id FROM routing.carrier_trunks")
     }
-    session_tz = str(_v(conn.execute("SELECT current_setting('TimeZone')").fetchone(), 0))
     fast = _FastPath(names, extra, carrier_trunks, source, name)
-    trunks: dict[str, str] = {}
-    """source address -> the trunk columns of its rows (identified addresses only)"""
+    trunks = _Trunks()
+    if helpers:
+        settings = _caller_settings(conn)
+        loaders = [_Loader(h, trunks, tz, settings) for h in helpers]
+    else:
+        loaders = [_Loader(conn, trunks, tz)]
     slow: list[list[str | None]] = []
-    chunks: queue.Queue[_Chunk | None] = queue.Queue(maxsize=2)
-    failed: list[BaseException] = []
-    mode = {"direct": True, "copy": True}
-    copy_direct = sql.SQL("COPY cdr.raw_cdr ({}) FROM STDIN").format(
-        sql.SQL(", ").join(map(sql.Identifier, _TYPED_COLUMNS))
-    )
-    copy_staged = sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(TYPED_STAGE))
-
-    def identify(ips: list[str]) -> None:
-        for row in conn.execute(_ADD_IPS_SQL, (ips,)).fetchall():
-            if _v(row, 2) is not None:
-                trunks[str(_v(row, 0))] = f"{_v(row, 1)}\t{_v(row, 2)}\tt\n"
-
-    def load(chunk: _Chunk) -> None:
-        if chunk.new_ips:
-            identify(chunk.new_ips)
-        parts = []
-        unidentified = 0
-        for ip, line in chunk.rows:
-            ids = trunks.get(ip)
-            if ids is None:
-                unidentified += 1
-                ids = _UNIDENTIFIED
-            parts.append(line + ids)
-        result.unidentified += unidentified
-        data = "".join(parts).encode("utf-8")
-        # the file's times are read in its zone (the caller's setting is put back after)
-        conn.execute("SELECT set_config('TimeZone', %s, true)", (tz,))
-        if mode["direct"]:
-            # Nothing of this chunk in cdr.raw_cdr yet (the usual case): a plain COPY. A CDR that is
-            # already there fails it, and the chunk goes through the staging table instead.
-            try:
-                with conn.transaction(), conn.cursor().copy(copy_direct) as cp:
-                    cp.write(data)
-                result.inserted += len(chunk.rows)
-                data = b""
-            except psycopg.errors.UniqueViolation:
-                mode["direct"] = False
-            except psycopg.errors.FeatureNotSupported:  # COPY FROM under row-level security
-                mode["direct"] = mode["copy"] = False
-        if data:
-            with conn.cursor().copy(copy_staged) as cp:
-                cp.write(data)
-            inserted = conn.execute(_TYPED_INSERT_SQL).rowcount
-            result.inserted += inserted
-            # no duplicate in this chunk: the next one tries the plain COPY again
-            mode["direct"] = mode["copy"] and inserted == len(chunk.rows)
-            conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(TYPED_STAGE)))
-        conn.execute("SELECT set_config('TimeZone', %s, true)", (session_tz,))
-
-    def loader() -> None:
-        try:
-            while (chunk := chunks.get()) is not None:
-                if not failed:
-                    load(chunk)
-        except BaseException as exc:  # handed to the parsing thread, which re-raises it
-            failed.append(exc)
-            while chunks.get() is not None:
-                pass
-
-    thread = threading.Thread(target=loader, name="cdr-ingest-loader", daemon=True)
-    thread.start()
     earliest = ""
     try:
-        rows: list[tuple[str, str]] = []
-        known: set[str] = set()
-        new_ips: list[str] = []
-        staged = 0
+        n = len(loaders)
+        pending: list[_Rows] = [[] for _ in loaders]
         ip_at = fast.index[KNOWN.index("src_ip")]
         start_at = fast.index[KNOWN.index("start_time")]
+        callid_at = fast.index[KNOWN.index("callid")]
         for number, rec in records:
             text = fast.line(number, rec)
             if text is None:
@@ -615,31 +709,32 @@ def _ingest(
                 except UnicodeEncodeError:
                     problems.append((number, "not valid UTF-8"))
                     continue
-            ip = rec[ip_at] if ip_at >= 0 else ""
-            rows.append((ip, text))
-            if ip and ip not in known:
-                known.add(ip)
-                new_ips.append(ip)
+            # a CDR and its duplicates (same Call-ID) always go to the same loader
+            at = hash(rec[callid_at]) % n if n > 1 else 0
+            rows = pending[at]
+            rows.append((rec[ip_at] if ip_at >= 0 else "", text))
             if first_start:
                 # the fast shape compares as text once the T separator is a space
                 start = rec[start_at].replace("T", " ")
                 earliest = start if not earliest or start < earliest else earliest
             if len(rows) >= CHUNK_ROWS:
-                staged += len(rows)
-                chunks.put(_Chunk(rows, new_ips))
-                rows, new_ips = [], []
-                if failed:
+                loaders[at].put(rows)
+                pending[at] = []
+                if loaders[at].failed:
                     break
-        if rows and not failed:
-            staged += len(rows)
-            chunks.put(_Chunk(rows, new_ips))
+        for loader, rows in zip(loaders, pending, strict=True):
+            if rows and not loader.failed:
+                loader.put(rows)
     finally:
-        chunks.put(None)
-        thread.join()
-    if failed:
-        raise failed[0]
-    result.rows = staged
-    result.duplicates = staged - result.inserted
+        for loader in loaders:
+            loader.finish()
+    for loader in loaders:
+        if loader.failed:
+            raise loader.failed[0]
+        result.rows += loader.staged
+        result.inserted += loader.inserted
+        result.unidentified += loader.unidentified
+    result.duplicates = result.rows - result.inserted
     if earliest:
         low = _v(conn.execute("SELECT %s::timestamp AT TIME ZONE %s", (earliest, tz)).fetchone(), 0)
         if result.first_start is None or low < result.first_start:
@@ -666,6 +761,52 @@ def _ingest(
     return result
 
 
+# Files from this size on are loaded over LOADERS connections of their own (see import_file).
+PARALLEL_MIN_BYTES = 8 << 20
+LOADERS = 2
+
+
+def _caller_settings(conn: psycopg.Connection[Any]) -> list[tuple[str, str]]:
+    """The role and warp.* settings of the caller's transaction (tenant.Context's), for the helpers' transactions."""
+    names = list(tenant.Context().settings())
+    row = conn.execute(
+        "SELECT array_agg(current_setting(n, true) ORDER BY i) FROM unnest(%s::text[]) WITH ORDINALITY AS u(n, i)",
+        (names,),
+    ).fetchone()
+    values = _v(row, 0)
+    return [
+        (k, str(v))
+        for k, v in zip(names, values, strict=True)
+        if v is not None and not (k == "role" and v == "none")
+    ]
+
+
+def _open_helpers(conn: psycopg.Connection[Any]) -> list[psycopg.Connection[Any]]:
+    """LOADERS more connections to ``conn``'s database for one import, or none (load on ``conn``).
+
+    Only when the caller's transaction has written nothing yet: a helper waiting on a row the
+    caller's transaction holds would wait for the caller, who waits for the helper, a cycle
+    PostgreSQL cannot see. For the same reason a read-only transaction stays on one connection.
+    """
+    row = conn.execute(
+        "SELECT pg_current_xact_id_if_assigned() IS NULL AND NOT current_setting('transaction_read_only')::boolean"
+    ).fetchone()
+    if not _v(row, 0):
+        return []
+    dsn = conn.info.dsn
+    if conn.info.password:
+        dsn = make_conninfo(dsn, password=conn.info.password)
+    helpers: list[psycopg.Connection[Any]] = []
+    try:
+        for _ in range(LOADERS):
+            helpers.append(psycopg.connect(dsn, autocommit=True))
+    except psycopg.OperationalError:  # e.g. no connection slot left: load on the caller's connection
+        for helper in helpers:
+            helper.close()
+        return []
+    return helpers
+
+
 def _stage_text(conn: psycopg.Connection[Any], rows: list[list[str | None]], names: list[str]) -> None:
     with conn.cursor().copy(
         sql.SQL("COPY {} (src_line, {}) FROM STDIN").format(
@@ -684,7 +825,14 @@ def import_file(
     tz: str = "UTC",
     progress: Progress | None = None,
 ) -> IngestResult:
-    """Ingest one file in its own transaction (a crash loses nothing: re-run it)."""
+    """Ingest one file in the caller's transaction (a crash loses nothing: re-run it).
+
+    A file of ``PARALLEL_MIN_BYTES`` or more is loaded over ``LOADERS`` connections of its own
+    (both cores of the database), when the caller's transaction has written nothing yet: its CDRs
+    are committed chunk by chunk as they load (the records that need the full SQL rules stay in the
+    caller's transaction). A crash or an error then leaves the committed chunks; re-running the file
+    loads the rest and counts them as duplicates.
+    """
     started = time.monotonic()
     if fmt not in FORMATS:
         raise InvalidCdrInput(f"format: must be one of {', '.join(FORMATS)}")
@@ -705,17 +853,23 @@ def import_file(
             names = [*KNOWN, *extra]
             records = jsonl
             source = "JSONL"
-        return _ingest(
-            conn,
-            records,
-            names=names,
-            extra=extra,
-            name=path.name,
-            source=source,
-            tz=tz,
-            problems=problems,
-            started=started,
-        )
+        helpers = _open_helpers(conn) if path.stat().st_size >= PARALLEL_MIN_BYTES else []
+        try:
+            return _ingest(
+                conn,
+                records,
+                names=names,
+                extra=extra,
+                name=path.name,
+                source=source,
+                tz=tz,
+                problems=problems,
+                started=started,
+                helpers=helpers,
+            )
+        finally:
+            for helper in helpers:
+                helper.close()
 
 
 def _read_jsonl(path: Path, problems: list[tuple[int, str]]) -> tuple[list[str], list[tuple[int, list[str]]]]:
