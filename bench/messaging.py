@@ -268,13 +268,18 @@ def _postgres_pids(db: str) -> set[int]:
     return {int(r[0]) for r in rows}
 
 
-def counts(db: str, account: uuid.UUID) -> tuple[int, int]:
+def counts(db: str, account: uuid.UUID) -> tuple[int, int, int]:
+    """MDRs, outbox rows and writing transactions (distinct ``xmin`` of the MDRs: group submit puts
+    several messages in one) of ``account``, from one statement (one snapshot: a group committing
+    between two statements would make the counts disagree)."""
     with psycopg.connect(db) as conn, tenant.transaction(conn, tenant.Context(staff=True)):
-        mdrs = conn.execute("SELECT count(*) FROM messaging.mdr WHERE account_id = %s", (account,)).fetchone()
-        evs = conn.execute(
-            "SELECT count(*) FROM messaging.webhook_events WHERE account_id = %s", (account,)
+        row = conn.execute(
+            "SELECT count(*), count(DISTINCT m.xmin::text), "
+            "(SELECT count(*) FROM messaging.webhook_events WHERE account_id = %s) "
+            "FROM messaging.mdr m WHERE m.account_id = %s",
+            (account, account),
         ).fetchone()
-    return int(mdrs[0] if mdrs else 0), int(evs[0] if evs else 0)
+    return (int(row[0]), int(row[2]), int(row[1])) if row else (0, 0, 0)
 
 
 def drain(db: str, concurrency: int, limit_seconds: float) -> tuple[int, float]:
@@ -333,6 +338,7 @@ def main() -> None:
         "errors",
         "MDRs",
         "outbox rows",
+        "msg/tx",
         "API CPU ms/msg",
         "PG CPU ms/msg",
     ):
@@ -366,6 +372,7 @@ def main() -> None:
                 str(r["errors"]),
                 str(after[0] - before[0]),
                 str(after[1] - before[1]),
+                f"{accepted / max(after[2] - before[2], 1):.1f}",
                 f"{(api1 - api0) * 1000 / accepted:.2f}",
                 f"{(pg1 - pg0) * 1000 / accepted:.2f}",
             )

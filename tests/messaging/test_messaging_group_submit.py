@@ -275,3 +275,33 @@ def test_the_route_groups_concurrent_sends_of_a_cached_key(m: Msg) -> None:
     found = {str(r["id"]): r for r in rows(m, "WHERE m.to_number LIKE '+1720555010%'")}
     assert [found[answers[to].json()["id"]]["to_number"] for to in tos] == tos
     assert len({r["tx"] for r in found.values()}) == 1
+
+
+async def test_a_send_cancelled_while_queued_is_not_sent(m: Msg, pool: ConnectionPool[Any]) -> None:
+    """A request that goes away before its group is taken leaves the queue; the others still go."""
+    co = coalescer(pool)
+    a = ctx(m.world.acme)
+    assert co.slots is not None
+    done: dict[str, Any] = {}
+    scopes: dict[str, anyio.CancelScope] = {}
+
+    async def one(to: str) -> None:
+        with anyio.CancelScope() as scope:
+            scopes[to] = scope
+            done[to] = await co.send(a, to, msg(m.acme_local, to))
+
+    tos = ["+17205550001", "+17205550002", "+17205550003"]
+    await co.slots.acquire()
+    async with anyio.create_task_group() as tg:
+        for to in tos:
+            tg.start_soon(one, to)
+        while co.queued(a) < 3:
+            await anyio.sleep(0)
+        scopes[tos[0]].cancel()  # the leader itself, waiting for the slot
+        scopes[tos[1]].cancel()  # a follower
+        while co.queued(a) > 1:
+            await anyio.sleep(0)
+        co.slots.release()
+    assert sorted(done) == [tos[2]]
+    assert [r["to_number"] for r in rows(m)] == [tos[2]]
+    assert co.queued(a) == 0 and not co._groups

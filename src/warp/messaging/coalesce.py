@@ -40,6 +40,10 @@ from warp.messaging.service import Outbound, Submitted, ThroughputLimiter, send_
 
 Outcome = Submitted | BaseException
 
+# At most this many sends in one transaction (the rest wait for the next leader): bounds the
+# statement and how long a group holds the account's prepaid balance row.
+MAX_GROUP = 100
+
 
 @dataclass(eq=False)
 class _Send:
@@ -106,11 +110,15 @@ class SendCoalescer:
             if self.slots is not None:
                 await self.slots.acquire()
             try:
-                batch, group.queue = group.queue, []
+                batch, group.queue = group.queue[:MAX_GROUP], group.queue[MAX_GROUP:]
+                messages = [s.message for s in batch]
                 with anyio.CancelScope(shield=True):  # a taken group always ends (commit or rollback)
-                    outcomes = await anyio.to_thread.run_sync(
-                        self.run_group, key, batch[0].request_id, [s.message for s in batch]
-                    )
+                    try:
+                        outcomes = await anyio.to_thread.run_sync(
+                            self.run_group, key, batch[0].request_id, messages
+                        )
+                    except Exception as exc:  # never leave a taken send unanswered
+                        outcomes = [exc] * len(batch)
             finally:
                 if self.slots is not None:
                     self.slots.release()
