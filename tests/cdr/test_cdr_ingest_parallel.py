@@ -125,3 +125,18 @@ def test_a_transaction_that_already_wrote_loads_on_its_own_connection(
     assert loads and all(not own for calls in loads.values() for own, _ in calls)
     with psycopg.connect(db_url, autocommit=True) as check:
         assert one(check, "SELECT count(*) FROM cdr.raw_cdr") == 40
+
+
+def test_fast_path_ids_are_version_7_and_grow_in_load_order(db_url: str, tmp_path: Path) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        build_world(conn)
+        rows = cdr_rows(30)
+        rows[4][7] = "99"  # bad line
+        rows[8][4] = "2001:db8::1"  # full rules: the column default's id
+        import_file(conn, write_csv(tmp_path / "ids.csv", rows))
+        ids = conn.execute("SELECT id::text, source_line FROM cdr.raw_cdr ORDER BY source_line").fetchall()
+    assert len(ids) == 29
+    fast = [i for i, line in ids if line != 10]
+    assert all(i[14] == "7" and i[19] in "89ab" for i in fast)
+    assert fast == sorted(fast) and len(set(fast)) == 28  # one chunk: numbered in file order
+    assert next(i for i, line in ids if line == 10)[14] == "4"
