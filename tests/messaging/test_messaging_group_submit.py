@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,7 @@ from messaging_helpers import Msg, build, send, wait_for_second_boundary
 from psycopg_pool import ConnectionPool
 
 from warp.api.app import create_app
+from warp.auth import tokens
 from warp.auth.policy import AuthPolicy
 from warp.db.tenant import Context
 from warp.messaging import errors
@@ -305,3 +307,23 @@ async def test_a_send_cancelled_while_queued_is_not_sent(m: Msg, pool: Connectio
     assert sorted(done) == [tos[2]]
     assert [r["to_number"] for r in rows(m)] == [tos[2]]
     assert co.queued(a) == 0 and not co._groups
+
+
+def test_a_grouped_send_records_the_use_of_a_cached_key(m: Msg) -> None:
+    policy = AuthPolicy(secret_key=TEST_POLICY.secret_key, api_key_cache_seconds=60)
+    app = create_app(m.world.url, policy=policy, pool_size=4)
+    with TestClient(app) as client:
+        assert send(client, m.acme_key, m.acme_local, "+17205550000").status_code == 202  # looked up
+        with psycopg.connect(m.world.url, autocommit=True) as conn:
+            conn.execute("UPDATE auth.api_keys SET last_used_at = NULL")
+        # The cached entry's last use is over a minute old: the next request, served from the
+        # cache, must record it, in its group's transaction.
+        cache = app.state.warp.key_cache
+        entry = cache.get(tokens.sha256_hex(m.acme_key))
+        entry.last_used_at -= timedelta(minutes=2)
+        assert send(client, m.acme_key, m.acme_local, "+17205550001").status_code == 202
+    with psycopg.connect(m.world.url) as conn:
+        used = conn.execute(
+            "SELECT last_used_at FROM auth.api_keys WHERE id = %s", (first_key_id(m),)
+        ).fetchone()
+    assert used is not None and used[0] is not None

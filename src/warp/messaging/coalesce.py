@@ -26,6 +26,7 @@ sent again one by one, each in its own transaction, so one bad message fails onl
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -33,6 +34,7 @@ from uuid import UUID
 import anyio
 from psycopg_pool import ConnectionPool
 
+from warp.auth import api_keys
 from warp.db import tenant
 from warp.db.tenant import Context
 from warp.messaging import errors
@@ -49,6 +51,7 @@ MAX_GROUP = 100
 class _Send:
     message: Outbound
     request_id: str
+    touch: UUID | None  # an API key whose use is due to be recorded
     outcome: Outcome | None = None
     # Set when the send is answered, or when it is its turn to lead; replaced before each wait.
     wake: anyio.Event = field(default_factory=anyio.Event)
@@ -81,12 +84,15 @@ class SendCoalescer:
         group = self._groups.get(context)
         return len(group.queue) if group else 0
 
-    async def send(self, context: Context, request_id: str, message: Outbound) -> Submitted:
+    async def send(
+        self, context: Context, request_id: str, message: Outbound, *, touch: UUID | None = None
+    ) -> Submitted:
         """Queue ``message`` of ``context`` (an account's; its request id ignored): its own outcome,
-        returned or raised once its transaction has committed (or rolled back)."""
+        returned or raised once its transaction has committed (or rolled back). ``touch``: the API
+        key whose last use the transaction records (``Principal.needs_touch``)."""
         key = Context(context.account_id, context.staff, context.actor_type, context.actor_id)
         group = self._groups.setdefault(key, _Group())
-        item = _Send(message, request_id)
+        item = _Send(message, request_id, touch)
         group.queue.append(item)
         try:
             while item.outcome is None:
@@ -114,8 +120,9 @@ class SendCoalescer:
                 messages = [s.message for s in batch]
                 with anyio.CancelScope(shield=True):  # a taken group always ends (commit or rollback)
                     try:
+                        touch = next((s.touch for s in batch if s.touch is not None), None)
                         outcomes = await anyio.to_thread.run_sync(
-                            self.run_group, key, batch[0].request_id, messages
+                            functools.partial(self.run_group, touch=touch), key, batch[0].request_id, messages
                         )
                     except Exception as exc:  # never leave a taken send unanswered
                         outcomes = [exc] * len(batch)
@@ -138,8 +145,11 @@ class SendCoalescer:
         elif self._groups.get(key) is group:
             del self._groups[key]
 
-    def run_group(self, context: Context, request_id: str, messages: list[Outbound]) -> list[Outcome]:
-        """Submit ``messages`` of ``context`` (blocking): one transaction, else one per message.
+    def run_group(
+        self, context: Context, request_id: str, messages: list[Outbound], *, touch: UUID | None = None
+    ) -> list[Outcome]:
+        """Submit ``messages`` of ``context`` (blocking): one transaction, else one per message;
+        each transaction records the use of the API key ``touch`` (if given).
 
         The group's transaction carries the first send's request id (MDRs and the outbox carry no
         audit trail; the request log keeps every request)."""
@@ -150,20 +160,25 @@ class SendCoalescer:
         counted: set[int] = set()
         indexed = list(enumerate(messages))
         try:
-            outcomes = self._transaction(ctx, account_id, indexed, counted)
+            outcomes = self._transaction(ctx, account_id, indexed, counted, touch)
         except Exception as exc:
             if len(messages) == 1:
                 return [exc]
             outcomes = {}
             for one in indexed:  # the group failed as a whole: each message on its own
                 try:
-                    outcomes.update(self._transaction(ctx, account_id, [one], counted))
+                    outcomes.update(self._transaction(ctx, account_id, [one], counted, touch))
                 except Exception as own:
                     outcomes[one[0]] = own
         return [outcomes[i] for i in range(len(messages))]
 
     def _transaction(
-        self, ctx: Context, account_id: UUID, todo: list[tuple[int, Outbound]], counted: set[int]
+        self,
+        ctx: Context,
+        account_id: UUID,
+        todo: list[tuple[int, Outbound]],
+        counted: set[int],
+        touch: UUID | None,
     ) -> dict[int, Outcome]:
         """``todo`` (index, message) in one committed transaction. The limiter counts each queued
         message once (its index joins ``counted``); the messages over a limit are refused and the
@@ -172,6 +187,8 @@ class SendCoalescer:
         while todo:
             with self.pool.connection() as conn:  # commits at the end of the block, rolls back on error
                 tenant.apply(conn, ctx)
+                if touch is not None:
+                    api_keys.touch_last_used(conn, touch)
                 results = send_messages(conn, account_id=account_id, messages=[m for _, m in todo])
                 over: dict[int, Outcome] = {}
                 for (i, _), result in zip(todo, results, strict=True):

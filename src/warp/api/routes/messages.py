@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
-from warp.api.deps import (
-    Tx,
-    WarpRoute,
-    _cached_principal,
-    _run_and_finish,
-    bearer,
-    request_id_of,
-    require,
-    state_of,
-)
+from warp.api.deps import Admitted, Tx, WarpRoute, _run_and_finish, admit, require, state_of
 from warp.api.errors import MEDIA_TYPE, problem_type
 from warp.api.idempotency import IdempotencyKey, Outcome, idempotent
 from warp.api.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page, decode_cursor, page
-from warp.auth.errors import InsufficientScope
-from warp.auth.principal import Principal
-from warp.auth.ratelimit import LocalStorage
 from warp.messaging import service
 from warp.messaging.coalesce import SendCoalescer
 from warp.messaging.errors import InvalidMessage, RecipientOptedOut
@@ -87,53 +70,6 @@ def _coalescer(request: Request) -> SendCoalescer:
     return coalescer
 
 
-SEND = "messaging:send"
-_CHASSIS = require(SEND).dependency  # the chassis' dependency: slot, authentication, transaction
-
-
-@dataclass(frozen=True)
-class Sender:
-    """Who sends, and how: ``tx`` is the chassis' transaction (single send), None for group submit."""
-
-    principal: Principal
-    request_id: str
-    tx: Tx | None
-
-
-def sender() -> Any:
-    """Dependency of the send route: ``require(SEND)``, except that an API key found in the key
-    cache, without an Idempotency-Key, is rate-limited and checked on the event loop WITHOUT taking
-    a database slot: its send joins its context's group (``warp.messaging.coalesce``), whose leader
-    takes the slot. Session tokens, uncached keys, keys whose last use is due and keyed requests take
-    the chassis (slot, transaction) and the single send."""
-
-    async def dependency(
-        request: Request,
-        response: Response,
-        credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
-    ) -> AsyncIterator[Sender]:
-        state = state_of(request)
-        token = credentials.credentials if credentials is not None else ""
-        cached = None
-        if token and "idempotency-key" not in request.headers:
-            cached = _cached_principal(token, request, state)
-        if cached is None or cached.needs_touch:
-            async with asynccontextmanager(_CHASSIS)(request, response, credentials) as tx:
-                yield Sender(tx.principal, tx.request_id, tx)
-            return
-        request.state.principal = cached
-        storage_blocks = not isinstance(state.limiter.storage, LocalStorage)
-        hit = functools.partial(state.limiter.hit, f"key:{cached.api_key_id}", cached.rate_limits)
-        quota = await run_in_threadpool(hit) if storage_blocks else hit()
-        response.headers.update(quota.headers())
-        if not cached.allows(SEND):
-            raise InsufficientScope(f"scope: this operation needs {SEND!r}")
-        yield Sender(cached, request_id_of(request), None)
-
-    dependency.warp_permission = SEND  # type: ignore[attr-defined]
-    return Depends(dependency, scope="function")
-
-
 def _answer(sent: service.Submitted, to: str) -> Any:
     """The response content of a send: MessageAccepted's JSON, or the opt-out refusal (committed)."""
     if sent.result == "recipient-opted-out":
@@ -164,50 +100,53 @@ async def send_message(
     body: MessageIn,
     request: Request,
     idempotency_key: IdempotencyKey = None,
-    who: Sender = sender(),
+    who: Admitted = admit("messaging:send"),
 ) -> JSONResponse:
     """Queue a message: 202 with its id. An opted-out recipient is refused (422 recipient-opted-out),
-    and the refusal is kept as a REJECTED message (its id is in the problem)."""
-    account = who.principal.account_id
+    and the refusal is kept as a REJECTED message (its id is in the problem).
+
+    Without an Idempotency-Key the send joins its key's group (``warp.messaging.coalesce``: the
+    sends waiting for the db slot go in one transaction); a keyed send has a transaction of its own."""
+    principal = who.principal
+    account = principal.account_id
     if account is None:
         raise InvalidMessage("account: staff cannot send; use a customer API key")
-    if who.tx is None:  # group submit: answered after its group's commit
+    if idempotency_key is None:
         message = service.Outbound(body.from_, body.to, body.body, body.media_urls)
-        answer = _answer(
-            await _coalescer(request).send(who.principal.context(), who.request_id, message), body.to
-        )
+        touch = principal.api_key_id if principal.needs_touch else None
+        sent = await _coalescer(request).send(principal.context(), who.request_id, message, touch=touch)
+        answer = _answer(sent, body.to)
         if isinstance(answer, Outcome):
             return JSONResponse(answer.content, status_code=answer.status_code, media_type=answer.media_type)
         return JSONResponse(answer, status_code=202)
-    tx, limiter = who.tx, _limiter(request)
-
-    def create() -> Any:
-        sent = service.send_message(
-            tx.conn,
-            account_id=account,
-            from_number=body.from_,
-            to_number=body.to,
-            body=body.body,
-            media_urls=body.media_urls,
-            limiter=limiter,
-        )
-        return _answer(sent, body.to)
+    limiter, key = _limiter(request), idempotency_key
 
     def respond(tx: Tx) -> JSONResponse:
-        return idempotent(
-            tx,
-            idempotency_key,
-            account,
-            "POST",
-            request.url.path,
-            # Only a keyed request is fingerprinted: no dump of the body otherwise.
-            body.model_dump(mode="json", by_alias=True) if idempotency_key is not None else None,
-            202,
-            create,
-        )
+        def create() -> Any:
+            sent = service.send_message(
+                tx.conn,
+                account_id=account,
+                from_number=body.from_,
+                to_number=body.to,
+                body=body.body,
+                media_urls=body.media_urls,
+                limiter=limiter,
+            )
+            return _answer(sent, body.to)
 
-    # The handler and its commit in one worker-thread hop, as the chassis runs plain handlers.
-    response: JSONResponse = await run_in_threadpool(_run_and_finish, respond, (), {"tx": tx})
+        fingerprinted = body.model_dump(mode="json", by_alias=True)
+        return idempotent(tx, key, account, "POST", request.url.path, fingerprinted, 202, create)
+
+    slots = who.state.db_slots
+    if slots is not None:
+        await slots.acquire()
+    try:
+        # The handler and its commit in one worker-thread hop, as the chassis runs plain handlers.
+        tx = Tx(who.state.pool, principal, who.request_id)
+        response: JSONResponse = await run_in_threadpool(_run_and_finish, respond, (), {"tx": tx})
+    finally:
+        if slots is not None:
+            slots.release()
     return response
 
 
