@@ -77,7 +77,7 @@ def import_cmd(
     ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Import CDR files, each in its own committed transaction (re-running is safe: duplicates are counted)."""
+    """Import CDR files, each in its own transaction (8 MB and more: committed chunk by chunk); re-running is safe."""
     results: list[dict[str, Any]] = []
     total = ingest.IngestResult(source="total")
     for path in files:
