@@ -152,18 +152,18 @@ def _submitted(row: tuple[Any, ...], count: SegmentCount) -> SendOutcome:
     if result in _SEND_ERRORS:
         cls, message = _SEND_ERRORS[result]
         return cls(message)
-    return Submitted(
-        result=result,
-        id=message_id,
-        created_at=created_at,
-        status=status,
-        encoding=count.encoding,
-        segments=count.segments,
-        rate=rate,
-        charge=charge,
-        campaign_id=campaign_id,
-        campaign_mps=campaign_mps,
-        account_mps=account_mps,
+    return Submitted(  # the fields in order
+        result,
+        message_id,
+        created_at,
+        status,
+        count.encoding,
+        count.segments,
+        rate,
+        charge,
+        campaign_id,
+        campaign_mps,
+        account_mps,
     )
 
 
