@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import operator
 import queue
 import re
 import secrets
@@ -402,14 +403,16 @@ class _FastPath:
     ) -> None:
         pos = {n: i for i, n in enumerate(names)}
         self.index = [pos.get(c, -1) for c in KNOWN]
+        # the KNOWN values of a record with "" appended (the value of a column the header lacks)
+        self.pick = operator.itemgetter(*(i if i >= 0 else len(names) for i in self.index))
         self.extra = [(c, pos[c]) for c in extra]
         self.carrier_trunks = carrier_trunks
         self.tail = f"\t{source}\t{name.translate(_COPY_ESCAPES)}\t"
 
     def line(self, number: int, rec: Sequence[str]) -> str | None:
-        (start, callid, duration, sip_code, end, answer, ip, frm, ruri, reason, ctrunk, pdd, direction) = [
-            rec[i] if i >= 0 else "" for i in self.index
-        ]
+        (start, callid, duration, sip_code, end, answer, ip, frm, ruri, reason, ctrunk, pdd, direction) = (
+            self.pick([*rec, ""])
+        )
         if not _TS_FAST(start) or not callid or callid[0] == " " or callid[-1] == " " or len(callid) > 255:
             return None
         if (end and not _TS_FAST(end)) or (answer and not _TS_FAST(answer)):
