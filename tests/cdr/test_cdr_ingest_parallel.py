@@ -140,3 +140,18 @@ def test_fast_path_ids_are_version_7_and_grow_in_load_order(db_url: str, tmp_pat
     assert all(i[14] == "7" and i[19] in "89ab" for i in fast)
     assert fast == sorted(fast) and len(set(fast)) == 28  # one chunk: numbered in file order
     assert next(i for i, line in ids if line == 10)[14] == "4"
+
+
+def test_a_repeatable_read_transaction_loads_on_its_own_connection(
+    db_url: str, tmp_path: Path, loads: dict[int, list[tuple[bool, str]]]
+) -> None:
+    with psycopg.connect(db_url, autocommit=True) as admin:
+        build_world(admin)
+    path = write_csv(tmp_path / "rr.csv", cdr_rows(20))
+    with psycopg.connect(db_url) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        with tenant.transaction(conn, STAFF):
+            # its snapshot would not see rows the helpers commit later
+            assert import_file(conn, path).inserted == 20
+            assert one(conn, "SELECT count(*) FROM cdr.raw_cdr") == 20
+    assert loads and all(not own for calls in loads.values() for own, _ in calls)

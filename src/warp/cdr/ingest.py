@@ -803,10 +803,12 @@ def _open_helpers(conn: psycopg.Connection[Any]) -> list[psycopg.Connection[Any]
 
     Only when the caller's transaction has written nothing yet: a helper waiting on a row the
     caller's transaction holds would wait for the caller, who waits for the helper, a cycle
-    PostgreSQL cannot see. For the same reason a read-only transaction stays on one connection.
+    PostgreSQL cannot see. Only in READ COMMITTED (a snapshot taken before the helpers commit would
+    not see their rows) and not read-only.
     """
     row = conn.execute(
-        "SELECT pg_current_xact_id_if_assigned() IS NULL AND NOT current_setting('transaction_read_only')::boolean"
+        "SELECT pg_current_xact_id_if_assigned() IS NULL AND NOT current_setting('transaction_read_only')::boolean "
+        "AND current_setting('transaction_isolation') = 'read committed'"
     ).fetchone()
     if not _v(row, 0):
         return []
