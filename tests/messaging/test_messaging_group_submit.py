@@ -24,7 +24,7 @@ from warp.auth import tokens
 from warp.auth.policy import AuthPolicy
 from warp.db.tenant import Context
 from warp.messaging import errors
-from warp.messaging.coalesce import Outcome, SendCoalescer
+from warp.messaging.coalesce import CommitUnknown, Outcome, SendCoalescer
 from warp.messaging.service import Outbound, Submitted, ThroughputLimiter
 from warp_auth_fixtures import TEST_POLICY, World
 
@@ -327,3 +327,39 @@ def test_a_grouped_send_records_the_use_of_a_cached_key(m: Msg) -> None:
             "SELECT last_used_at FROM auth.api_keys WHERE id = %s", (first_key_id(m),)
         ).fetchone()
     assert used is not None and used[0] is not None
+
+
+def commit_trigger(m: Msg, body: str) -> None:
+    """A deferred (commit-time) trigger on messaging.mdr running ``body`` for the recipient +17205550666."""
+    with psycopg.connect(m.world.url, autocommit=True) as conn:  # superuser
+        conn.execute(
+            "CREATE FUNCTION public.at_commit_666() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$ "
+            f"BEGIN IF NEW.to_number = '+17205550666' THEN {body} END IF; RETURN NULL; END $$"
+        )
+        conn.execute(
+            "CREATE CONSTRAINT TRIGGER at_commit_666 AFTER INSERT ON messaging.mdr DEFERRABLE INITIALLY DEFERRED "
+            "FOR EACH ROW EXECUTE FUNCTION public.at_commit_666()"
+        )
+
+
+async def test_a_refused_commit_falls_back_to_single_sends(m: Msg, pool: ConnectionPool[Any]) -> None:
+    commit_trigger(m, "RAISE EXCEPTION 'refused at commit';")
+    a = ctx(m.world.acme)
+    tos = ["+17205550001", "+17205550666", "+17205550003"]
+    out = await in_groups(coalescer(pool), [(a, msg(m.acme_local, to)) for to in tos])
+    assert isinstance(out[0], Submitted) and isinstance(out[2], Submitted)
+    assert isinstance(out[1], psycopg.errors.RaiseException)
+    assert [(r["id"], r["events"]) for r in rows(m)] == [(out[0].id, 1), (out[2].id, 1)]
+
+
+async def test_a_group_whose_commit_went_unanswered_is_not_sent_again(
+    m: Msg, pool: ConnectionPool[Any]
+) -> None:
+    """The connection dies during COMMIT: the outcome is unknown, so nothing is resent (no duplicate
+    can arise); every request of the group gets the error, as a single send would."""
+    commit_trigger(m, "PERFORM pg_terminate_backend(pg_backend_pid());")
+    a = ctx(m.world.acme)
+    tos = ["+17205550001", "+17205550666", "+17205550003"]
+    out = await in_groups(coalescer(pool), [(a, msg(m.acme_local, to)) for to in tos])
+    assert all(isinstance(o, CommitUnknown) for o in out), out
+    assert rows(m) == []  # this time the server had aborted it; either way nothing was sent twice

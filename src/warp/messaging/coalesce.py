@@ -20,8 +20,9 @@ Per message, inside a group: a business refusal (opt-out, 10DLC, funds, vendor, 
 message's outcome and the others commit; the throughput limiter is hit once per queued message
 (when some are over their limit, the transaction is rolled back and run again without them, the
 others not counted twice). When the group's transaction fails as a whole (an unexpected
-exception, or a concurrent debit that spent the funds), it is rolled back and its messages are
-sent again one by one, each in its own transaction, so one bad message fails only itself.
+exception, a concurrent debit that spent the funds, a COMMIT the server refused), it is rolled back
+and its messages are sent again one by one, each in its own transaction, so one bad message fails
+only itself; only a connection lost during COMMIT (the group may have committed) is not sent again.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ Outcome = Submitted | BaseException
 # At most this many sends in one transaction (the rest wait for the next leader): bounds the
 # statement and how long a group holds the account's prepaid balance row.
 MAX_GROUP = 100
+
+
+class CommitUnknown(Exception):
+    """The connection broke during a group's COMMIT: it may have committed, so its messages are
+    not sent again (each request gets this error, as a single send would)."""
 
 
 @dataclass(eq=False)
@@ -161,6 +167,8 @@ class SendCoalescer:
         indexed = list(enumerate(messages))
         try:
             outcomes = self._transaction(ctx, account_id, indexed, counted, touch)
+        except CommitUnknown as lost:  # perhaps committed: sending again could duplicate
+            return [lost] * len(messages)
         except Exception as exc:
             if len(messages) == 1:
                 return [exc]
@@ -185,7 +193,7 @@ class SendCoalescer:
         transaction is run again without them."""
         outcomes: dict[int, Outcome] = {}
         while todo:
-            with self.pool.connection() as conn:  # commits at the end of the block, rolls back on error
+            with self.pool.connection() as conn:  # rolls back on error
                 tenant.apply(conn, ctx)
                 if touch is not None:
                     api_keys.touch_last_used(conn, touch)
@@ -204,6 +212,14 @@ class SendCoalescer:
                     outcomes.update(over)
                     todo = [(i, m) for i, m in todo if i not in over]
                     continue
+                try:
+                    conn.commit()
+                except Exception as exc:
+                    if conn.broken:  # no answer to COMMIT: the transaction may have committed
+                        raise CommitUnknown(
+                            "the connection was lost during COMMIT; the outcome is unknown"
+                        ) from exc
+                    raise  # the server refused the commit: rolled back, safe to send again
             outcomes.update((i, result) for (i, _), result in zip(todo, results, strict=True))
             break
         return outcomes
