@@ -4,8 +4,10 @@ Every path goes through :func:`_ingest`: each record is checked in Python agains
 the shapes Kamailio writes (``YYYY-MM-DD HH:MM:SS[.f]`` times with day <= 28, plain or ``sip:``/
 ``tel:`` numbers, dotted-quad addresses, ...). Records that fit get their final values in Python
 (the trunk and account of their source address, identified once per new address with
-``routing.identify_trunk``'s rule; the carrier trunk by name) and go in chunks of ``CHUNK_ROWS``,
-loaded by a second thread while the parser works on the next chunk: a plain ``COPY`` into
+``routing.identify_trunk``'s rule; the carrier trunk by name; a time-ordered id) and go in chunks
+of ``CHUNK_ROWS``, loaded by a second thread while the parser works on the next chunk (files of
+``PARALLEL_MIN_BYTES`` or more: by two threads on connections of their own, split by Call-ID, each
+chunk committed on its own, see :func:`import_file`): a plain ``COPY`` into
 ``cdr.raw_cdr`` inside a savepoint, or, when the chunk holds a CDR that is already stored (the
 COPY fails on the unique key), a COPY into a typed staging table and ONE ``INSERT ... SELECT ...
 ON CONFLICT (call_id, start_time) DO NOTHING`` (no per-row function or join either way). Every
@@ -13,8 +15,9 @@ other record (including every bad one) goes to a text staging table where the fu
 (``_CHECK_SQL``, ``cdr.parse_timestamp``, ``cdr.number_chars``, ...) report every problem with its
 line number and load the rest.
 
-A CDR's identity is its Call-ID plus start time, so re-imports, overlapping files and a re-run after
-a crash (each file is one transaction) never duplicate a row; duplicates are counted, not errors.
+A CDR's identity is its Call-ID plus start time, so re-imports, overlapping files (even loading at
+the same time) and a re-run after a crash (a file is one transaction, or whole committed chunks)
+never duplicate or lose a row; duplicates are counted, not errors.
 CDRs whose source address no trunk claims are kept with ``trunk_identified = false`` (see
 ``cdr.failed_calls``).
 """
