@@ -410,6 +410,7 @@ class _FastPath:
         self.pick = operator.itemgetter(*(i if i >= 0 else len(names) for i in self.index))
         self.extra = [(c, pos[c]) for c in extra]
         self.carrier_trunks = carrier_trunks
+        self.ips: set[str] = set()
         self.tail = f"\t{source}\t{name.translate(_COPY_ESCAPES)}\t"
 
     def line(self, number: int, rec: Sequence[str]) -> str | None:
@@ -422,8 +423,10 @@ class _FastPath:
             return None
         if not _DURATION_FAST(duration) or not _SIP_CODE_FAST(sip_code) or (pdd and not _PDD_FAST(pdd)):
             return None
-        if ip and not _IPV4_FAST(ip):
-            return None
+        if ip and ip not in self.ips:
+            if not _IPV4_FAST(ip):
+                return None
+            self.ips.add(ip)  # addresses repeat: each one checked once
         if len(frm) > 64 or len(ruri) > 64 or len(reason) > 128 or len(ctrunk) > 100:
             return None
         if ctrunk and (ctrunk[0] == " " or ctrunk[-1] == " "):
