@@ -1,8 +1,9 @@
-"""routing.rate_deck's prefix CHECK and its exclusion key (a negated bigint of length and digits).
+"""routing.rate_deck's prefix CHECK and its exclusion constraint's encoding.
 
-The key is -(length * 10^16 + digits) instead of the prefix text, and the CHECK tests digits without a
-regex (ADR 0006): these tests pin down that both still mean exactly "1-16 ASCII digits" and "no two
-overlapping periods for the same carrier trunk and the same prefix string".
+The constraint compares -(length * 10^16 + digits) instead of the prefix text and a segment of the day
+axis (a box) instead of a daterange, and the CHECK tests digits without a regex (ADR 0006): these tests
+pin down that they still mean exactly "1-16 ASCII digits" and "no two overlapping periods for the same
+carrier trunk and the same prefix string".
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def test_exclusion_agrees_with_the_definition_on_random_rows(conn: Conn) -> None
     trunks = [ctrunk(conn, "a"), ctrunk(conn, "b")]
     prefixes = ["1", "01", "001", "10", "100", "0", "00", "9" * 16, "09" + "9" * 14, "1" + "0" * 15]
     rng = random.Random(6)
-    base = date(2026, 1, 1)
+    base = date(1999, 12, 1)  # periods on both sides of the encoding's day 0 (2000-01-01)
     accepted: list[tuple[Any, str, date, date | None]] = []
     refused = 0
     for _ in range(300):
@@ -103,3 +104,40 @@ def test_exclusion_agrees_with_the_definition_on_random_rows(conn: Conn) -> None
             assert not overlaps, (prefix, start, end)
             accepted.append((trunk, prefix, start, end))
     assert refused and len(accepted) > 20  # both outcomes were exercised
+
+
+@pytest.mark.parametrize(
+    ("effective", "expires", "field"),
+    [
+        ("infinity", None, "effective_date"),
+        ("-infinity", None, "effective_date"),
+        ("2026-01-01", "infinity", "expires_date"),
+    ],
+)
+def test_infinite_dates_are_refused(conn: Conn, effective: str, expires: str | None, field: str) -> None:
+    a = ctrunk(conn, "a")
+    with pytest.raises(psycopg.errors.CheckViolation) as exc:
+        rate(conn, a, "1", "0.01", effective=effective, expires=expires)
+    assert exc.value.diag.constraint_name == f"rate_deck_{field}_check"
+
+
+def test_period_edges_one_day_apart(conn: Conn) -> None:
+    """Whole days, half-open periods: touching is fine, one shared day is an overlap, at any date."""
+    a = ctrunk(conn, "a")
+    for day0, day1, day2 in [
+        ("1899-12-30", "1899-12-31", "1900-01-01"),
+        ("1999-12-31", "2000-01-01", "2000-01-02"),
+        ("5874897-12-29", "5874897-12-30", "5874897-12-31"),
+    ]:
+        prefix = day0[:4]
+        rate(conn, a, prefix, "0.01", effective=day0, expires=day1)  # one day
+        rate(conn, a, prefix, "0.02", effective=day1, expires=day2)  # the next day: touches, no overlap
+        with pytest.raises(psycopg.errors.ExclusionViolation):
+            rate(conn, a, prefix, "0.03", effective=day0, expires=day2)
+        with pytest.raises(psycopg.errors.ExclusionViolation):  # open end vs the last day
+            rate(conn, a, prefix, "0.03", effective=day1)
+        rate(conn, a, prefix, "0.04", effective=day2)  # open end, starting where the last one stops
+    # an open-ended row conflicts with a row starting at the last date PostgreSQL can hold
+    rate(conn, a, "7", "0.01", effective="2026-01-01")
+    with pytest.raises(psycopg.errors.ExclusionViolation):
+        rate(conn, a, "7", "0.01", effective="5874897-12-30", expires="5874897-12-31")
