@@ -29,7 +29,7 @@ import inspect
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import anyio
@@ -48,6 +48,8 @@ from warp.auth.policy import AuthPolicy
 from warp.auth.principal import Principal
 from warp.auth.ratelimit import LocalStorage, RateLimiter
 from warp.db import tenant
+
+T = TypeVar("T")
 
 PUBLIC = "public"
 AUTHENTICATED = "authenticated"
@@ -338,6 +340,22 @@ def admit(permission: str) -> Any:
 
     dependency.warp_permission = permission  # type: ignore[attr-defined]
     return Depends(dependency)
+
+
+async def run_in_transaction(who: Admitted, work: Callable[..., T]) -> T:
+    """``work(tx=...)`` in a transaction acting as ``who``: one db slot, and one worker-thread hop
+    that runs it and commits (or rolls back when it raises), as ``require`` runs plain handlers. For
+    an ``admit`` handler that needs a transaction of its own for some requests (a keyed send)."""
+    slots = who.state.db_slots
+    if slots is not None:
+        await slots.acquire()
+    try:
+        tx = Tx(who.state.pool, who.principal, who.request_id)
+        result: T = await run_in_threadpool(_run_and_finish, work, (), {"tx": tx})
+        return result
+    finally:
+        if slots is not None:
+            slots.release()
 
 
 async def _public(request: Request) -> None:

@@ -9,9 +9,8 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from starlette.concurrency import run_in_threadpool
 
-from warp.api.deps import Admitted, Tx, WarpRoute, _run_and_finish, admit, require, state_of
+from warp.api.deps import Admitted, Tx, WarpRoute, admit, require, run_in_transaction, state_of
 from warp.api.errors import MEDIA_TYPE, problem_type
 from warp.api.idempotency import IdempotencyKey, Outcome, idempotent
 from warp.api.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page, decode_cursor, page
@@ -137,17 +136,7 @@ async def send_message(
         fingerprinted = body.model_dump(mode="json", by_alias=True)
         return idempotent(tx, key, account, "POST", request.url.path, fingerprinted, 202, create)
 
-    slots = who.state.db_slots
-    if slots is not None:
-        await slots.acquire()
-    try:
-        # The handler and its commit in one worker-thread hop, as the chassis runs plain handlers.
-        tx = Tx(who.state.pool, principal, who.request_id)
-        response: JSONResponse = await run_in_threadpool(_run_and_finish, respond, (), {"tx": tx})
-    finally:
-        if slots is not None:
-            slots.release()
-    return response
+    return await run_in_transaction(who, respond)
 
 
 @router.get("/{message_id}")
