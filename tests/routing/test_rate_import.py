@@ -185,3 +185,20 @@ def test_replace_closes_the_whole_current_deck(conn: Conn, tmp_path: Path) -> No
         )
         == 1
     )
+
+
+def test_prefix_validation_is_ascii_digits_1_to_16(conn: Conn, tmp_path: Path) -> None:
+    """The line check (no regex) refuses what the deck's CHECK refuses, with the line number."""
+    ctrunk(conn, "a")
+    bad = ["1" * 17, "+1", "1-2", "\uff11\uff12", "\u0663", "1.5", '"1 2"', "0x1"]
+    good = ["0", "0" * 16, "9" * 16, "01"]
+    path = write(tmp_path, "prefix,rate\n" + "".join(f"{p},0.01\n" for p in [*bad, *good]))
+    with pytest.raises(RateImportError) as exc:
+        run(conn, path)
+    assert sorted(line for line, _ in exc.value.problems) == list(range(2, 2 + len(bad)))
+    assert all(
+        msg.startswith("prefix: ") and msg.endswith(" is not 1-16 digits") for _, msg in exc.value.problems
+    )
+    result = run(conn, path, skip_bad=True)
+    assert result.loaded == len(good) and result.skipped == len(bad)
+    assert sorted(r[0] for r in deck(conn)) == sorted(good)

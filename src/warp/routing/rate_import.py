@@ -142,7 +142,11 @@ _INT = r"^[1-9][0-9]{0,5}$"
 # true; values are trimmed first (the columns of ``s`` below).
 _CHECKS: tuple[tuple[str, str], ...] = (
     ("prefix IS NULL", "'prefix: missing'"),
-    ("prefix !~ '^[0-9]{1,16}$'", "'prefix: ' || prefix || ' is not 1-16 digits'"),
+    # 1-16 ASCII digits (as the deck's CHECK, without a regex per line: ~1 us of ~25 per row)
+    (
+        "NOT (length(prefix) <= 16 AND ltrim(prefix, '0123456789') = '')",
+        "'prefix: ' || prefix || ' is not 1-16 digits'",
+    ),
     (
         "coalesce(rate, interstate_rate, intrastate_rate, indeterminate_rate) IS NULL",
         "'rate: missing (give rate, or interstate/intrastate/indeterminate rates)'",
