@@ -46,6 +46,7 @@ from psycopg.conninfo import make_conninfo
 
 from warp.cdr.errors import InvalidCdrInput
 from warp.db import tenant
+from warp.db.pooler import connection_kwargs
 
 FORMATS = ("kamailio-csv", "jsonl")
 REQUIRED = ("start_time", "callid", "duration", "sip_code")
@@ -824,7 +825,7 @@ def _open_helpers(conn: psycopg.Connection[Any]) -> list[psycopg.Connection[Any]
     helpers: list[psycopg.Connection[Any]] = []
     try:
         for _ in range(LOADERS):
-            helpers.append(psycopg.connect(dsn, autocommit=True))
+            helpers.append(psycopg.connect(dsn, autocommit=True, **connection_kwargs()))
     except psycopg.OperationalError:  # e.g. no connection slot left: load on the caller's connection
         for helper in helpers:
             helper.close()

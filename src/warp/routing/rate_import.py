@@ -28,6 +28,7 @@ from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 from warp.db import csvcopy
+from warp.db.pooler import connection_kwargs
 from warp.routing.errors import InvalidRouting, RateImportError
 from warp.routing.service import get_carrier_trunk
 
@@ -513,7 +514,7 @@ def _settle_pending(conn: psycopg.Connection[Any], url: str | None, trunk_id: An
     if not _pending(conn, trunk_id):
         return
     if url is not None:
-        with psycopg.connect(url, autocommit=True) as side:
+        with psycopg.connect(url, autocommit=True, **connection_kwargs()) as side:
             resolve_prepared(side)
     if _pending(conn, trunk_id):
         raise RateImportError(
@@ -614,8 +615,8 @@ class _ParallelImport:
     def run(self, progress: Progress | None) -> bool:
         """Load the deck; False when the CSV is malformed (the serial path then reports its lines)."""
         with (
-            psycopg.connect(self.url, autocommit=True) as side0,
-            psycopg.connect(self.url, autocommit=True) as side1,
+            psycopg.connect(self.url, autocommit=True, **connection_kwargs()) as side0,
+            psycopg.connect(self.url, autocommit=True, **connection_kwargs()) as side1,
             ThreadPoolExecutor(2) as pool,
         ):
             sides = (side0, side1)
