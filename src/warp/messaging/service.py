@@ -7,6 +7,7 @@ tenants.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -95,19 +96,29 @@ class ThroughputLimiter:
     """
 
     def __init__(self, storage: Storage | None = None, default_account_mps: int = 100) -> None:
-        self._limiter = FixedWindowRateLimiter(storage or LocalStorage())
+        self._storage = storage or LocalStorage()
+        self._limiter = FixedWindowRateLimiter(self._storage)
         self.default_account_mps = default_account_mps
+
+    def _allowed(self, namespace: str, key: str, per_second: int) -> bool:
+        """Count one message in ``key``'s one-second window; False when it is over ``per_second``.
+
+        In-process counters are counted directly (as ``RateLimiter`` does: no ``limits`` key and
+        window objects per message); a network storage (Redis) goes through ``limits``."""
+        if isinstance(self._storage, LocalStorage):
+            count, _ = self._storage.incr_at(f"{namespace}/{key}/{per_second}", 1, time.time())
+            return count <= per_second
+        return self._limiter.hit(RateLimitItemPerSecond(per_second), namespace, key)
 
     def hit(
         self, account_id: UUID, account_mps: int | None, campaign_id: UUID | None, mps: int | None
     ) -> None:
-        account_limit = RateLimitItemPerSecond(account_mps or self.default_account_mps)
-        if not self._limiter.hit(account_limit, "msg-account", str(account_id)):
+        account_limit = account_mps or self.default_account_mps
+        if not self._allowed("msg-account", str(account_id), account_limit):
             raise errors.ThroughputExceeded(
-                f"throughput: account limit of {account_limit.amount} messages per second reached"
+                f"throughput: account limit of {account_limit} messages per second reached"
             )
-        campaign_limit = RateLimitItemPerSecond(mps) if campaign_id is not None and mps else None
-        if campaign_limit and not self._limiter.hit(campaign_limit, "msg-campaign", str(campaign_id)):
+        if campaign_id is not None and mps and not self._allowed("msg-campaign", str(campaign_id), mps):
             raise errors.ThroughputExceeded(
                 f"throughput: campaign limit of {mps} messages per second reached"
             )
