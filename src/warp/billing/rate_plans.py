@@ -142,7 +142,7 @@ def import_plan(
         staged = conn.execute("SELECT count(*) FROM rate_import_stage").fetchone()
         result.rows = int(_v(staged)) + len(problems)
         params = {"today": today, "offset": 0}
-        problems += rate_import._field_problems(conn, "rate_import_stage", params)
+        problems += rate_import.field_problems(conn, "rate_import_stage", params)
         problems += [(int(_v(r, 0)), str(_v(r, 1))) for r in conn.execute(_MIN_CHECK)]
         if not problems:
             rate_import.type_staged_lines(conn, params)
@@ -152,7 +152,7 @@ def import_plan(
                 "FROM rate_import_stage s WHERE coalesce(s.src_line, s.row_no + 1) = r.line "
                 "AND nullif(btrim(s.minimum_seconds), '') IS NOT NULL"
             )
-            problems += rate_import._overlaps(conn, "rate_import_rows")
+            problems += rate_import.overlaps(conn, "rate_import_rows")
         if problems:
             problems.sort()
             shown = "\n".join(f"  line {line}: {msg}" for line, msg in problems[:MAX_REPORTED])

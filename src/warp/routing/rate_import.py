@@ -312,20 +312,20 @@ def import_rates(
         rows = conn.execute("SELECT count(*) FROM rate_import_stage").fetchone()
         result.rows = int(_value(rows)) + len(problems)
 
-        field_problems = _field_problems(conn, "rate_import_stage", params)
-        problems += field_problems
-        if field_problems and skip_bad:
-            result.skipped += _delete_lines(conn, "rate_import_stage", field_problems, 0)
+        bad_fields = field_problems(conn, "rate_import_stage", params)
+        problems += bad_fields
+        if bad_fields and skip_bad:
+            result.skipped += _delete_lines(conn, "rate_import_stage", bad_fields, 0)
         if problems and not skip_bad:
             _refuse(path, problems)
 
         type_staged_lines(conn, params)
-        overlaps = _overlaps(conn, "rate_import_rows")
-        if overlaps:
-            problems += overlaps
+        overlapping = overlaps(conn, "rate_import_rows")
+        if overlapping:
+            problems += overlapping
             if not skip_bad:
                 _refuse(path, problems)
-            bad = sorted({line for line, _ in overlaps})
+            bad = sorted({line for line, _ in overlapping})
             conn.execute("DELETE FROM rate_import_rows WHERE line = ANY(%s)", (bad,))
             result.skipped += len(bad)
 
@@ -369,9 +369,11 @@ def type_staged_lines(conn: psycopg.Connection[Any], params: dict[str, Any]) -> 
     )
 
 
-def _field_problems(
+def field_problems(
     conn: psycopg.Connection[Any], stage: str | sql.Composable, params: dict[str, Any]
 ) -> list[tuple[int, str]]:
+    """Every bad field of the staged lines in ``stage`` (line number, message naming the field): the
+    line checks shared by the carrier deck and the billing rate-plan imports."""
     return [
         (int(_value(r, 0)), str(_value(r, 1)))
         for r in conn.execute(_sub(conn, _CHECK_SQL, stage=stage), params)
@@ -389,7 +391,8 @@ def _delete_lines(
     return len(bad)
 
 
-def _overlaps(conn: psycopg.Connection[Any], rows: str | sql.Composable) -> list[tuple[int, str]]:
+def overlaps(conn: psycopg.Connection[Any], rows: str | sql.Composable) -> list[tuple[int, str]]:
+    """Lines of the typed ``rows`` whose periods overlap another line's for the same prefix (line, message)."""
     return [(int(_value(r, 0)), str(_value(r, 1))) for r in conn.execute(_sub(conn, _OVERLAP_SQL, rows=rows))]
 
 
@@ -655,7 +658,7 @@ class _ParallelImport:
         result.rows = sum(staged)
 
         def check(k: int) -> list[tuple[int, str]]:
-            return _field_problems(sides[k], self.stages[k], {**params, "offset": offsets[k]})
+            return field_problems(sides[k], self.stages[k], {**params, "offset": offsets[k]})
 
         per_part = list(pool.map(check, (0, 1)))
         problems = [p for part in per_part for p in part]
@@ -710,13 +713,13 @@ class _ParallelImport:
             conn.execute(sql.SQL("ANALYZE {}").format(self.typed[k]))
             row = conn.execute(sql.SQL("SELECT count(*), min(effective_date) FROM {}").format(self.typed[k]))
             first = row.fetchone()
-            return _overlaps(conn, self.typed[k]), int(_value(first, 0)), _value(first, 1)
+            return overlaps(conn, self.typed[k]), int(_value(first, 0)), _value(first, 1)
 
         per_range = list(pool.map(typed, (0, 1)))
-        overlaps = sorted(p for part in per_range for p in part[0])
+        overlapping = sorted(p for part in per_range for p in part[0])
         count = sum(part[1] for part in per_range)
-        if overlaps:
-            problems += overlaps
+        if overlapping:
+            problems += overlapping
             if not self.skip_bad:
                 _refuse(self.path, problems)
             for k, part in enumerate(per_range):
@@ -730,7 +733,7 @@ class _ParallelImport:
         problems.sort()
         result.problem_count = len(problems)
         result.problems = problems[:MAX_REPORTED]
-        if overlaps:  # a deleted line may have been the earliest
+        if overlapping:  # a deleted line may have been the earliest
             per_range = [
                 (
                     part[0],
