@@ -36,3 +36,37 @@ $fn$;
 
 COMMENT ON FUNCTION public.update_updated_at_column() IS
     'BEFORE UPDATE row trigger: sets NEW.updated_at to the transaction timestamp.';
+
+-- The errors of a foreign key, for references that are checked by triggers instead (set-based checks of
+-- bulk-loaded tables: routing.rate_deck, cdr.raw_cdr): same SQLSTATE, message, detail, schema, table and
+-- constraint name as PostgreSQL's own, so callers and the API's error mapping cannot tell them apart.
+CREATE FUNCTION public.raise_missing_reference(p_schema text, p_table text, p_constraint text, p_columns text,
+                                               p_key text, p_referenced_table text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog
+AS $fn$
+BEGIN
+    RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"', p_table, p_constraint
+        USING ERRCODE = 'foreign_key_violation', SCHEMA = p_schema, TABLE = p_table, CONSTRAINT = p_constraint,
+              DETAIL = format('Key (%s)=(%s) is not present in table "%s".', p_columns, p_key, p_referenced_table);
+END;
+$fn$;
+COMMENT ON FUNCTION public.raise_missing_reference(text, text, text, text, text, text) IS
+    'Raises a foreign key''s "not present" error (23503) for a reference checked by a trigger.';
+
+CREATE FUNCTION public.raise_still_referenced(p_table text, p_constraint text, p_key text,
+                                              p_referencing_schema text, p_referencing_table text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog
+AS $fn$
+BEGIN
+    -- As PostgreSQL reports it: the schema and table fields name the referencing table (the constraint's).
+    RAISE EXCEPTION 'update or delete on table "%" violates foreign key constraint "%" on table "%"',
+            p_table, p_constraint, p_referencing_table
+        USING ERRCODE = 'foreign_key_violation', SCHEMA = p_referencing_schema, TABLE = p_referencing_table,
+              CONSTRAINT = p_constraint,
+              DETAIL = format('Key (id)=(%s) is still referenced from table "%s".', p_key, p_referencing_table);
+END;
+$fn$;
+COMMENT ON FUNCTION public.raise_still_referenced(text, text, text, text, text) IS
+    'Raises a foreign key''s "still referenced" error (23503) for a reference restricted by a trigger.';

@@ -168,10 +168,8 @@ BEGIN
         missing := NEW.carrier_trunk_id::text;
     END IF;
     IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'insert or update on table "rate_deck" violates foreign key constraint "rate_deck_carrier_trunk_id_fkey"'
-            USING ERRCODE = 'foreign_key_violation', SCHEMA = 'routing', TABLE = 'rate_deck',
-                  CONSTRAINT = 'rate_deck_carrier_trunk_id_fkey',
-                  DETAIL = format('Key (carrier_trunk_id)=(%s) is not present in table "carrier_trunks".', missing);
+        PERFORM public.raise_missing_reference('routing', 'rate_deck', 'rate_deck_carrier_trunk_id_fkey',
+                                               'carrier_trunk_id', missing, 'carrier_trunks');
     END IF;
     RETURN NULL;
 END
@@ -206,10 +204,8 @@ BEGIN
     IF TG_OP = 'DELETE' THEN
         DELETE FROM routing.rate_deck WHERE carrier_trunk_id = OLD.id;
     ELSIF EXISTS (SELECT 1 FROM routing.rate_deck WHERE carrier_trunk_id = OLD.id) THEN
-        RAISE EXCEPTION 'update or delete on table "carrier_trunks" violates foreign key constraint "rate_deck_carrier_trunk_id_fkey" on table "rate_deck"'
-            USING ERRCODE = 'foreign_key_violation', SCHEMA = 'routing', TABLE = 'carrier_trunks',
-                  CONSTRAINT = 'rate_deck_carrier_trunk_id_fkey',
-                  DETAIL = format('Key (id)=(%s) is still referenced from table "rate_deck".', OLD.id);
+        PERFORM public.raise_still_referenced('carrier_trunks', 'rate_deck_carrier_trunk_id_fkey', OLD.id::text,
+                                              'routing', 'rate_deck');
     END IF;
     RETURN NULL;
 END

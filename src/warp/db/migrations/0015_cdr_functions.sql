@@ -292,23 +292,16 @@ BEGIN
            (SELECT min(id::text) FROM c WHERE id NOT IN (SELECT id FROM c_locked))
     INTO no_account, no_trunk, no_carrier_trunk;
     IF no_account IS NOT NULL THEN
-        RAISE EXCEPTION 'insert or update on table "raw_cdr" violates foreign key constraint "raw_cdr_account_id_fkey"'
-            USING ERRCODE = 'foreign_key_violation', SCHEMA = 'cdr', TABLE = 'raw_cdr',
-                  CONSTRAINT = 'raw_cdr_account_id_fkey',
-                  DETAIL = format('Key (account_id)=(%s) is not present in table "accounts".', no_account);
+        PERFORM public.raise_missing_reference('cdr', 'raw_cdr', 'raw_cdr_account_id_fkey', 'account_id',
+                                               no_account, 'accounts');
     END IF;
     IF no_trunk IS NOT NULL THEN
-        RAISE EXCEPTION 'insert or update on table "raw_cdr" violates foreign key constraint "raw_cdr_trunk_id_fkey"'
-            USING ERRCODE = 'foreign_key_violation', SCHEMA = 'cdr', TABLE = 'raw_cdr',
-                  CONSTRAINT = 'raw_cdr_trunk_id_fkey',
-                  DETAIL = format('Key (trunk_id, account_id)=(%s) is not present in table "trunks".', no_trunk);
+        PERFORM public.raise_missing_reference('cdr', 'raw_cdr', 'raw_cdr_trunk_id_fkey', 'trunk_id, account_id',
+                                               no_trunk, 'trunks');
     END IF;
     IF no_carrier_trunk IS NOT NULL THEN
-        RAISE EXCEPTION 'insert or update on table "raw_cdr" violates foreign key constraint "raw_cdr_carrier_trunk_id_fkey"'
-            USING ERRCODE = 'foreign_key_violation', SCHEMA = 'cdr', TABLE = 'raw_cdr',
-                  CONSTRAINT = 'raw_cdr_carrier_trunk_id_fkey',
-                  DETAIL = format('Key (carrier_trunk_id)=(%s) is not present in table "carrier_trunks".',
-                                  no_carrier_trunk);
+        PERFORM public.raise_missing_reference('cdr', 'raw_cdr', 'raw_cdr_carrier_trunk_id_fkey', 'carrier_trunk_id',
+                                               no_carrier_trunk, 'carrier_trunks');
     END IF;
     RETURN NULL;
 END
@@ -350,11 +343,8 @@ BEGIN
     END IF;
     EXECUTE format('SELECT EXISTS (SELECT 1 FROM cdr.raw_cdr WHERE %I = $1)', col) INTO used USING OLD.id;
     IF used THEN
-        RAISE EXCEPTION 'update or delete on table "%" violates foreign key constraint "raw_cdr_%_fkey" on table "raw_cdr"',
-                TG_TABLE_NAME, col
-            USING ERRCODE = 'foreign_key_violation', SCHEMA = TG_TABLE_SCHEMA, TABLE = TG_TABLE_NAME,
-                  CONSTRAINT = format('raw_cdr_%s_fkey', col),
-                  DETAIL = format('Key (id)=(%s) is still referenced from table "raw_cdr".', OLD.id);
+        PERFORM public.raise_still_referenced(TG_TABLE_NAME, format('raw_cdr_%s_fkey', col), OLD.id::text,
+                                              'cdr', 'raw_cdr');
     END IF;
     RETURN NULL;
 END
