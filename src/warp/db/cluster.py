@@ -217,6 +217,11 @@ class LocalCluster:
                 "port": str(self.port),
                 # Parallel rate-deck imports prepare their helper transaction (two-phase commit).
                 "max_prepared_transactions": "16",
+                # Bulk loads (a 1M-CDR file writes ~850 MB of WAL, a 3M-row rate deck more) would
+                # otherwise force a checkpoint halfway (PostgreSQL's default 1 GB starts one after
+                # ~540 MB), and every page touched after it logs a full image again: 5-10% of an
+                # ingest's time (docs/performance.md). Checkpoints stay timed (checkpoint_timeout).
+                "max_wal_size": "4GB",
                 **self.server_options,
             }
             opts = " ".join(f"-c {key}={value}" for key, value in options.items())
