@@ -178,6 +178,26 @@ def _submitted(row: tuple[Any, ...], count: SegmentCount) -> SendOutcome:
     )
 
 
+# messaging.submit_messages' element keys, in submit_message's parameter order after the account.
+_BATCH_KEYS = ("from", "to", "type", "body", "media", "encoding", "segments", "metadata")
+
+
+def _submit_args(m: Outbound, count: SegmentCount) -> tuple[Any, ...]:
+    """``m``'s arguments of messaging.submit_message after the account, as ``_BATCH_KEYS`` names them.
+
+    NULL for "none" (the function stores '{}'): no array / JSON adaptation per send."""
+    return (
+        m.from_number,
+        m.to_number,
+        "MMS" if m.media_urls else "SMS",
+        m.body or None,
+        list(m.media_urls) or None,
+        count.encoding if m.body else None,
+        count.segments,
+        m.metadata or None,
+    )
+
+
 def send_messages(conn: Conn, *, account_id: UUID, messages: Sequence[Outbound]) -> list[SendOutcome]:
     """Validate and queue messages of ``account_id`` in the caller's transaction, in ONE round trip.
 
@@ -202,21 +222,11 @@ def send_messages(conn: Conn, *, account_id: UUID, messages: Sequence[Outbound])
     cur = conn.cursor(row_factory=tuple_row)
     if len(todo) == 1:
         _, m, count = todo[0]
+        *args, metadata = _submit_args(m, count)
         try:
             row = cur.execute(
                 f"SELECT {_RESULT} FROM messaging.submit_message(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    account_id,
-                    m.from_number,
-                    m.to_number,
-                    "MMS" if m.media_urls else "SMS",
-                    m.body or None,
-                    # NULL for "none" (the function stores '{}'): no array / JSON adaptation per send.
-                    list(m.media_urls) or None,
-                    count.encoding if m.body else None,
-                    count.segments,
-                    Jsonb(m.metadata) if m.metadata else None,
-                ),
+                (account_id, *args, Jsonb(metadata) if metadata else None),
             ).fetchone()
         except psycopg.errors.CheckViolation as exc:
             # A concurrent debit spent the funds between the check and the debit (taken under the lock).
@@ -227,19 +237,7 @@ def send_messages(conn: Conn, *, account_id: UUID, messages: Sequence[Outbound])
         assert row is not None
         rows = [row]
     elif todo:
-        batch = [
-            {
-                "from": m.from_number,
-                "to": m.to_number,
-                "type": "MMS" if m.media_urls else "SMS",
-                "body": m.body or None,
-                "media": list(m.media_urls) or None,
-                "encoding": count.encoding if m.body else None,
-                "segments": count.segments,
-                "metadata": m.metadata or None,
-            }
-            for _, m, count in todo
-        ]
+        batch = [dict(zip(_BATCH_KEYS, _submit_args(m, count), strict=True)) for _, m, count in todo]
         rows = cur.execute(
             f"SELECT {_RESULT} FROM messaging.submit_messages(%s, %s)", (account_id, Jsonb(batch))
         ).fetchall()
