@@ -28,6 +28,7 @@ import functools
 import inspect
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from uuid import UUID
@@ -213,6 +214,16 @@ def _authenticate_in(tx_conn: Tx, token: str, request: Request, state: WarpState
     return _authenticate(tx_conn._connection(), token, request, state)
 
 
+def _db_slot(state: WarpState) -> AbstractAsyncContextManager[Any]:
+    """Holds one of the process's db slots (``WarpState.db_slots``) for its block, if there are any."""
+    return state.db_slots if state.db_slots is not None else nullcontext()
+
+
+def _check_declared(kind: str, permission: str) -> None:
+    if not permission or permission == PUBLIC:
+        raise ValueError(f"{kind}() needs a permission or AUTHENTICATED; use public() for open routes")
+
+
 async def _admit(
     request: Request,
     response: Response,
@@ -249,8 +260,7 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
 
 def require(permission: str) -> Any:
     """Dependency: an authenticated principal holding ``permission``, in its own transaction."""
-    if not permission or permission == PUBLIC:
-        raise ValueError("require() needs a permission or AUTHENTICATED; use public() for open routes")
+    _check_declared("require", permission)
 
     async def dependency(
         request: Request,
@@ -262,10 +272,7 @@ def require(permission: str) -> Any:
         request_id = request_id_of(request)
         # A placeholder principal until authentication: its transaction is the request's, begun by
         # the look-up (session tokens, uncached keys) and given the tenant settings on first use.
-        slots = state.db_slots
-        if slots is not None:
-            await slots.acquire()
-        try:
+        async with _db_slot(state):
             tx = Tx(state.pool, _ANONYMOUS, request_id)
             try:
                 cached = _cached_principal(token, request, state)
@@ -279,9 +286,6 @@ def require(permission: str) -> Any:
             if tx.pending:
                 with anyio.CancelScope(shield=True):
                     await run_in_threadpool(tx.finish, True)
-        finally:
-            if slots is not None:
-                slots.release()
 
     dependency.warp_permission = permission  # type: ignore[attr-defined]
     return Depends(dependency, scope="function")
@@ -304,8 +308,7 @@ def admit(permission: str) -> Any:
     writer acts as ``principal.context(request_id)`` and records the key's use when
     ``principal.needs_touch``. A key not in the cache is looked up here in its own short transaction
     (one db slot for the look-up)."""
-    if not permission or permission == PUBLIC:
-        raise ValueError("admit() needs a permission or AUTHENTICATED; use public() for open routes")
+    _check_declared("admit", permission)
 
     async def dependency(
         request: Request,
@@ -320,10 +323,7 @@ def admit(permission: str) -> Any:
         if cached is not None:
             principal = await _admit(request, response, token, permission, state, tx, cached)
             return Admitted(principal, request_id, state)
-        slots = state.db_slots
-        if slots is not None:
-            await slots.acquire()
-        try:
+        async with _db_slot(state):
             admitted = False
             try:
                 principal = await _admit(request, response, token, permission, state, tx, None)
@@ -332,9 +332,6 @@ def admit(permission: str) -> Any:
                 if tx.pending:
                     with anyio.CancelScope(shield=True):
                         await run_in_threadpool(tx.finish, admitted)
-        finally:
-            if slots is not None:
-                slots.release()
         # The look-up's transaction recorded the key's use (Tx.finish).
         return Admitted(replace(principal, needs_touch=False), request_id, state)
 
@@ -346,16 +343,10 @@ async def run_in_transaction(who: Admitted, work: Callable[..., T]) -> T:
     """``work(tx=...)`` in a transaction acting as ``who``: one db slot, and one worker-thread hop
     that runs it and commits (or rolls back when it raises), as ``require`` runs plain handlers. For
     an ``admit`` handler that needs a transaction of its own for some requests (a keyed send)."""
-    slots = who.state.db_slots
-    if slots is not None:
-        await slots.acquire()
-    try:
+    async with _db_slot(who.state):
         tx = Tx(who.state.pool, who.principal, who.request_id)
         result: T = await run_in_threadpool(_run_and_finish, work, (), {"tx": tx})
         return result
-    finally:
-        if slots is not None:
-            slots.release()
 
 
 async def _public(request: Request) -> None:

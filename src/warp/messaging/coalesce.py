@@ -28,6 +28,7 @@ only itself; only a connection lost during COMMIT (the group may have committed)
 from __future__ import annotations
 
 import functools
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -119,9 +120,7 @@ class SendCoalescer:
     async def _lead(self, key: Context, group: _Group) -> None:
         group.leading = True
         try:
-            if self.slots is not None:
-                await self.slots.acquire()
-            try:
+            async with self.slots if self.slots is not None else nullcontext():
                 batch, group.queue = group.queue[:MAX_GROUP], group.queue[MAX_GROUP:]
                 messages = [s.message for s in batch]
                 with anyio.CancelScope(shield=True):  # a taken group always ends (commit or rollback)
@@ -132,9 +131,6 @@ class SendCoalescer:
                         )
                     except Exception as exc:  # never leave a taken send unanswered
                         outcomes = [exc] * len(batch)
-            finally:
-                if self.slots is not None:
-                    self.slots.release()
             for item, outcome in zip(batch, outcomes, strict=True):
                 item.outcome = outcome
                 item.wake.set()
