@@ -38,6 +38,15 @@ class World:
             _, clear = api_keys.create_api_key(conn, account_id=account, scopes=scopes, **kw)
         return clear
 
+    def key_last_used(self, prefix: str) -> Any:
+        """``last_used_at`` of the API key with ``prefix``, read outside any request."""
+        with psycopg.connect(self.url) as conn:
+            row = conn.execute(
+                "SELECT last_used_at FROM auth.api_keys WHERE key_prefix = %s", (prefix,)
+            ).fetchone()
+        assert row is not None
+        return row[0]
+
     def user(
         self, account: uuid.UUID | None, email: str, role: str = "account_admin", **kw: Any
     ) -> uuid.UUID:

@@ -122,28 +122,19 @@ def admit_client(world: World) -> Iterator[TestClient]:
         yield c
 
 
-def _last_used(world: World, prefix: str) -> object:
-    with psycopg.connect(world.url) as conn:
-        row = conn.execute(
-            "SELECT last_used_at FROM auth.api_keys WHERE key_prefix = %s", (prefix,)
-        ).fetchone()
-    assert row is not None
-    return row[0]
-
-
 def test_admit_authenticates_counts_and_checks_without_a_transaction(
     admit_client: TestClient, world: World
 ) -> None:
     key = world.key(world.acme, scopes=["numbers:read"])
     prefix = key.split("_")[1]
-    assert _last_used(world, prefix) is None
+    assert world.key_last_used(prefix) is None
     # first use: looked up in the database in its own short transaction, which records the use
     r = admit_client.get(
         "/probe/admitted", headers={"Authorization": f"Bearer {key}", "X-Request-ID": "rid-1"}
     )
     assert r.status_code == 200, r.text
     assert r.json() == {"account": str(world.acme), "needs_touch": False, "request_id": "rid-1"}
-    assert _last_used(world, prefix) is not None
+    assert world.key_last_used(prefix) is not None
     remaining = [int(r.headers["ratelimit-remaining"])]
     # from the key cache: same principal, each request counted, nothing left open
     for _ in range(6):

@@ -95,28 +95,20 @@ def test_last_used_at_is_written_at_most_once_a_minute(client: TestClient, world
     key = world.key(world.acme, ["accounts:read"])
     prefix = tokens.parse_api_key(key)
 
-    def last_used() -> object:
-        with psycopg.connect(world.url) as conn:
-            row = conn.execute(
-                "SELECT last_used_at FROM auth.api_keys WHERE key_prefix = %s", (prefix,)
-            ).fetchone()
-        assert row is not None
-        return row[0]
-
-    assert last_used() is None
+    assert world.key_last_used(prefix) is None
     client.get("/v1/me", headers=bearer(key))
-    first = last_used()
+    first = world.key_last_used(prefix)
     assert first is not None
     for _ in range(3):
         client.get("/v1/me", headers=bearer(key))
-    assert last_used() == first
+    assert world.key_last_used(prefix) == first
     with psycopg.connect(world.url, autocommit=True) as conn:
         conn.execute(
             "UPDATE auth.api_keys SET last_used_at = now() - interval '2 minutes' WHERE key_prefix = %s",
             (prefix,),
         )
     client.get("/v1/me", headers=bearer(key))
-    assert last_used() > first  # type: ignore[operator]
+    assert world.key_last_used(prefix) > first
 
 
 def test_cli_create_list_revoke(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
