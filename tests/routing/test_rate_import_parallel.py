@@ -244,3 +244,81 @@ def test_split_offset_skips_newlines_inside_quotes(tmp_path: Path) -> None:
     path.write_text(head + quoted + "2,0.02,c\n")
     offset = rate_import._split_offset(path)
     assert path.read_bytes()[:offset].decode().endswith('b"\n')
+
+
+def longest(conn: Conn, trunk: str, destination: str, day: date) -> tuple[str, str] | None:
+    """The deck row a look-up of ``destination`` finds on ``day`` (longest prefix in force): prefix, rate."""
+    row = conn.execute(
+        "SELECT d.prefix, d.rate::text FROM routing.rate_deck d "
+        "JOIN routing.carrier_trunks ct ON ct.id = d.carrier_trunk_id AND ct.name = %(trunk)s "
+        "WHERE d.prefix = ANY (ARRAY(SELECT left(%(dest)s, n) FROM generate_series(1, length(%(dest)s)) n)) "
+        "AND d.effective_date <= %(day)s AND (d.expires_date IS NULL OR d.expires_date > %(day)s) "
+        "ORDER BY length(d.prefix) DESC LIMIT 1",
+        {"trunk": trunk, "dest": destination, "day": day},
+    ).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def expected(deck_rates: dict[str, str], destination: str) -> tuple[str, str] | None:
+    for n in range(len(destination), 0, -1):
+        if destination[:n] in deck_rates:
+            return destination[:n], deck_rates[destination[:n]]
+    return None
+
+
+def test_between_the_two_commits_every_destination_sees_one_whole_deck(
+    conn: Conn, db_url: str, tmp_path: Path
+) -> None:
+    """The halves commit a few milliseconds apart. The median prefix of this file lies inside the "3"
+    subtree, and the old deck prices "3" while the new one prices only longer "3..." prefixes: split at
+    the median, "31500" would find no rate at all in between (old "3" closed, new "3150" not yet
+    visible). The split moves to the subtree's edge instead, so each destination finds the old deck's
+    answer or the new deck's, never a mix or nothing; after the helper's commit, the new one."""
+    ctrunk(conn, "a")
+    old = {"1": "0.500000", "3": "0.500000", "31": "0.400000", "5": "0.500000", "9": "0.500000"}
+    old_path = tmp_path / "old.csv"
+    old_path.write_text("prefix,rate\n" + "".join(f"{p},{r}\n" for p, r in old.items()))
+    with tenant.transaction(conn, tenant.STAFF):
+        rate_import.import_rates(conn, carrier_trunk="a", path=old_path, today=date(2026, 6, 1))
+    new = {
+        **{f"1{i:03d}": "0.100000" for i in range(100)},
+        **{f"3{i:03d}": "0.200000" for i in range(200)},
+        **{f"5{i:03d}": "0.300000" for i in range(100)},
+    }
+    new_path = tmp_path / "new.csv"
+    new_path.write_text("prefix,rate\n" + "".join(f"{p},{r}\n" for p, r in new.items()))
+    median = sorted(new)[(len(new) - 1) // 2]
+    assert median.startswith("3") and len(median) > 1  # a split there would divide the "3" subtree
+
+    run(conn, new_path, "a", db_url, mode="replace")
+    assert prepared(conn) == 1  # the caller committed, the helper's half is not visible yet
+    destinations = sorted({p + "0" for p in (*old, *new)} | {"31500", "3", "999"})
+    seen = {"old": 0, "new": 0}
+    for destination in destinations:
+        found = longest(conn, "a", destination, TODAY)
+        before, after = expected(old, destination), expected(new, destination)
+        assert found in (before, after), (destination, found, before, after)
+        if before != after:
+            seen["new" if found == after else "old"] += 1
+    assert seen["old"] and seen["new"]  # both halves really were in between
+    resolve(db_url)
+    assert all(longest(conn, "a", d, TODAY) == expected(new, d) for d in destinations)
+
+
+def test_split_candidates_never_divide_nested_prefixes() -> None:
+    assert rate_import.split_candidates("4420123", set()) == ["4420123"]
+    assert rate_import.split_candidates("4420123", {"44", "442"}) == ["44", "45"]
+    assert rate_import.split_candidates("4499", {"449"}) == ["449", "45"]
+    assert rate_import.split_candidates("995", {"99"}) == ["99"]
+    assert rate_import.split_candidates("7", {"7"}) == ["7"]
+    # The property: no present prefix p and deck prefix q with p a proper prefix of q, p < s <= q.
+    deck_prefixes = sorted(
+        {"1", "2", "20", "23", "234", "2345", "23456", "24", "3", "7", "70", "71", "7123", "8"}
+    )
+    for median in ("23456", "2345", "71234", "24", "5", "0"):
+        leading = {p for p in deck_prefixes if median.startswith(p) and p != median}
+        for s in rate_import.split_candidates(median, leading):
+            for p in deck_prefixes:
+                for q in deck_prefixes:
+                    if q.startswith(p) and p != q:
+                        assert not (p < s <= q), (median, s, p, q)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -148,9 +149,18 @@ def test_trunks_cli_and_identify(warp: CliRunner) -> None:
 def test_rates_import_parallel_commits_both_halves(
     warp: CliRunner, tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With --parallel a big deck loads on two connections; the command resolves the helper's prepared
-    half after its commit, so nothing stays prepared and every row is there. Without it: one."""
+    """By default a big deck loads on two connections; the command resolves the helper's prepared half
+    after its commit, so nothing stays prepared and every row is there. --single-transaction loads on
+    one connection (the helper's side connections never appear in its audit row either way)."""
     monkeypatch.setattr(rate_import, "PARALLEL_MIN_BYTES", 0)
+    two_connections: list[bool] = []
+    original = rate_import._ParallelImport.run
+
+    def spy(self: Any, progress: Any) -> bool:
+        two_connections.append(True)
+        return original(self, progress)
+
+    monkeypatch.setattr(rate_import._ParallelImport, "run", spy)
     ok(warp, "carriers", "create", "--name", "Alpha")
     ok(warp, "carrier-trunks", "create", "--carrier", "Alpha", "--name", "alpha-1", "--host", "h")
     deck = tmp_path / "deck.csv"
@@ -158,10 +168,12 @@ def test_rates_import_parallel_commits_both_halves(
         "prefix,rate\n" + "".join(f"{p},0.0{p[0]}\n" for p in ("1", "12", "3", "44", "5", "6", "77", "9"))
     )
     with psycopg.connect(db_url, autocommit=True) as conn:
-        for flag in ("--parallel", "--replace"):
+        for flags, parallel in ((["--replace"], True), (["--replace", "--single-transaction"], False)):
+            two_connections.clear()
             summary = json.loads(
-                ok(warp, "rates", "import", "--carrier-trunk", "alpha-1", str(deck), flag, "--json")
+                ok(warp, "rates", "import", "--carrier-trunk", "alpha-1", str(deck), *flags, "--json")
             )
+            assert two_connections == ([True] if parallel else [])
             assert summary["loaded"] == 8
             assert conn.execute("SELECT count(*) FROM pg_prepared_xacts").fetchone() == (0,)
             in_force = conn.execute(

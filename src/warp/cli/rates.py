@@ -25,16 +25,24 @@ def import_(
     merge: bool = typer.Option(False, "--merge", help="Update only the prefixes in the file (default)."),
     skip_bad: bool = typer.Option(False, "--skip-bad", help="Load the good lines, report the bad ones."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable summary."),
-    parallel: bool = typer.Option(
+    single_transaction: bool = typer.Option(
         False,
-        "--parallel",
-        help="Load a deck of 4 MiB (~150k rows) or more on two connections (two-phase commit): about "
-        "twice as fast and still all or nothing, but lookups may see one half of the new deck for the "
-        "few milliseconds between the two commits (ADR 0006).",
+        "--single-transaction",
+        help="Load the whole deck in one transaction on one connection (about twice as slow on big decks). "
+        "Without it, a deck of 4 MiB (~150k rows) or more loads on two connections that commit a few "
+        "milliseconds apart, split where no destination's prefixes are divided (ADR 0006).",
+    ),
+    parallel: bool = typer.Option(
+        False, "--parallel", hidden=True, help="The default now; kept for scripts."
     ),
 ) -> None:
-    """Import a rate deck (all or nothing unless --skip-bad), in one transaction: lookups see the old
-    deck or the new one, never a mix. --parallel trades that for speed on big decks.
+    """Import a rate deck: all or nothing (unless --skip-bad), and every look-up sees, for its
+    destination, the trunk's old deck or the new one, never a mix.
+
+    A big deck loads on two connections (two-phase commit: both halves commit or neither does). The
+    halves are split where no destination's matching prefixes are divided, so routing and rating see
+    one deck or the other per destination; only a listing of the whole deck taken in the milliseconds
+    between the two commits could show both. --single-transaction loads in one commit instead.
     """
     if replace and merge:
         raise typer.BadParameter("give --replace or --merge, not both")
@@ -55,7 +63,7 @@ def import_(
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        url = database_url() if parallel else None
+        url = None if single_transaction else database_url()
         try:
             with staff_connection() as conn:
                 result = rate_import.import_rates(

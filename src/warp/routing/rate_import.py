@@ -9,6 +9,7 @@ unterminated quotes), a Python pass finds every such line instead.
 
 from __future__ import annotations
 
+import bisect
 import json
 import mmap
 import re
@@ -574,6 +575,28 @@ def _split_offset(path: Path) -> int:
         return size if pos < 0 else pos + 1
 
 
+def split_candidates(median: str, present: set[str]) -> list[str]:
+    """Split points at or around ``median`` that no two nested prefixes straddle.
+
+    ``present`` holds those proper prefixes (leading substrings) of ``median`` that are prefixes of the
+    file or the deck. A split point ``s`` separates ``p < s <= q`` for a prefix ``p`` of ``q`` only if
+    ``p`` is a proper prefix of ``s`` (ADR 0006), so ``s`` is safe when none of its proper prefixes is
+    present. That is ``median`` itself when none of its leading substrings is present; otherwise the
+    shortest present one, ``root``, and the first string after everything that starts with ``root``
+    (``"449"`` -> ``"45"``; none after ``"99"``): the deck's subtree under ``root`` goes to one side whole.
+    """
+    for n in range(1, len(median)):
+        root = median[:n]
+        if root in present:
+            break
+    else:
+        return [median]
+    stem = root.rstrip("9")
+    if not stem:
+        return [root]
+    return [root, stem[:-1] + chr(ord(stem[-1]) + 1)]
+
+
 class _ParallelImport:
     """One import on two connections: the caller's (coordinator) and a helper, one prefix range each.
 
@@ -671,20 +694,7 @@ class _ParallelImport:
         if problems and not self.skip_bad:
             _refuse(self.path, problems)
 
-        # The median prefix (byte order) of a 1% page sample splits the lines into two ranges of similar size.
-        side = sides[0]
-        sample = " UNION ALL ".join(
-            f"SELECT btrim(prefix) AS prefix FROM {t.as_string(side)}{{sample}}" for t in self.stages
-        )
-        split = _value(
-            side.execute(
-                "SELECT coalesce("
-                '(SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY prefix COLLATE "C") FROM ({}) AS s), '
-                "(SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY prefix COLLATE \"C\") FROM ({}) AS s), '')".format(
-                    sample.format(sample=" TABLESAMPLE SYSTEM (1)"), sample.format(sample="")
-                )
-            ).fetchone()
-        )
+        split = self._split(sides, pool)
         ranges = ('prefix COLLATE "C" < %(split)s', 'prefix COLLATE "C" >= %(split)s')
         staged_rows = sql.SQL(" UNION ALL ").join(
             sql.SQL("SELECT src_line, row_no + {} AS row_no, {} FROM {}").format(
@@ -759,7 +769,7 @@ class _ParallelImport:
         ).fetchone()
         values = [("role", role), *zip(_SETTINGS, _values(settings), strict=True)]
         load = {**params, "from": effective_from, "split": split}
-        typed_names = [t.as_string(side) for t in self.typed]
+        typed_names = [t.as_string(sides[0]) for t in self.typed]
 
         helper = sides[1]
         helper_prepared = threading.Event()
@@ -793,6 +803,54 @@ class _ParallelImport:
             raise
         result.superseded, result.closed, result.loaded = (a + b for a, b in zip(mine, theirs, strict=True))
         return True
+
+    def _split(self, sides: tuple[psycopg.Connection[Any], ...], pool: ThreadPoolExecutor) -> str:
+        """Where the two prefix ranges meet: a split no destination straddles, near the median prefix.
+
+        The median (byte order) of a 1% page sample balances the two connections' work. It is moved to
+        a point that no prefix of the file or of the trunk's deck is a proper prefix of
+        (:func:`split_candidates`), so all the prefixes a destination can match are in one range: the
+        ranges commit a few milliseconds apart, and every look-up in between sees the whole old deck or
+        the whole new one for its destination (ADR 0006).
+        """
+        side = sides[0]
+        sample = " UNION ALL ".join(
+            f"SELECT btrim(prefix) AS prefix FROM {t.as_string(side)}{{sample}}" for t in self.stages
+        )
+        prefixes: list[str] = []
+        for clause in (" TABLESAMPLE SYSTEM (1)", ""):  # a small file's sample may be empty
+            prefixes = sorted(str(_value(r)) for r in side.execute(sample.format(sample=clause)))
+            if prefixes:
+                break
+        if not prefixes:
+            return ""
+        median = prefixes[(len(prefixes) - 1) // 2]
+        leading = [median[:n] for n in range(1, len(median))]
+
+        def present(k: int) -> set[str]:
+            return {
+                str(_value(r))
+                for r in sides[k].execute(
+                    sql.SQL("SELECT DISTINCT btrim(prefix) FROM {} WHERE btrim(prefix) = ANY(%s)").format(
+                        self.stages[k]
+                    ),
+                    (leading,),
+                )
+            }
+
+        found = set().union(*pool.map(present, (0, 1)))
+        found.update(
+            str(_value(r))
+            for r in self.conn.execute(
+                "SELECT DISTINCT prefix FROM routing.rate_deck WHERE carrier_trunk_id = %s AND prefix = ANY(%s)",
+                (self.trunk_id, leading),
+            )
+        )
+        # The candidate closest to the sample's middle.
+        return min(
+            split_candidates(median, found),
+            key=lambda s: abs(bisect.bisect_left(prefixes, s) - len(prefixes) / 2),
+        )
 
     def _stage_part(
         self,
