@@ -207,6 +207,7 @@ CREATE TABLE billing.invoices (
     issued_at      timestamptz,
     paid_at        timestamptz,
     voided_at      timestamptz,
+    usage_snapshot pg_snapshot,
     metadata       jsonb         NOT NULL DEFAULT '{}',
     created_at     timestamptz   NOT NULL DEFAULT now(),
     updated_at     timestamptz   NOT NULL DEFAULT now(),
@@ -223,6 +224,7 @@ CREATE TABLE billing.invoices (
 );
 CREATE INDEX invoices_status_idx ON billing.invoices (account_id, status, period_start);
 COMMENT ON TABLE billing.invoices IS 'One invoice per account and billing period; invoice_number (gapless per year) is assigned at issue. Issued invoices are immutable.';
+COMMENT ON COLUMN billing.invoices.usage_snapshot IS 'Snapshot of the invoice''s last build: it bills exactly the usage rows (CDR/MDR billing_xid) visible in it, for its own period and for the earlier periods of its late-usage lines (items whose period is before the invoice''s).';
 COMMENT ON COLUMN billing.invoices.invoice_number IS 'Human invoice number, e.g. 2026-000123 (not a phone number).';
 CREATE TRIGGER invoices_updated_at_trg BEFORE UPDATE ON billing.invoices
     FOR EACH ROW EXECUTE FUNCTION public.update_updated_at_column();

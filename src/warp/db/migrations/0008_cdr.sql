@@ -137,6 +137,7 @@ CREATE TABLE cdr.enriched_cdr (
     rated_at                timestamptz,
     created_at              timestamptz   NOT NULL DEFAULT now(),
     updated_at              timestamptz   NOT NULL DEFAULT now(),
+    billing_xid             xid8          NOT NULL DEFAULT pg_current_xact_id(),
     CONSTRAINT enriched_cdr_pkey PRIMARY KEY (id, start_time),
     CONSTRAINT enriched_cdr_raw_cdr_id_start_time_key UNIQUE (raw_cdr_id, start_time),
     -- account_id, trunk_id and carrier_trunk_id are copies of the raw CDR's (rating copies them in
@@ -160,10 +161,12 @@ CREATE INDEX enriched_cdr_start_time_idx ON cdr.enriched_cdr USING brin (start_t
 CREATE INDEX enriched_cdr_account_id_idx ON cdr.enriched_cdr (account_id, start_time);
 CREATE INDEX enriched_cdr_trunk_id_idx ON cdr.enriched_cdr (trunk_id, account_id, start_time);
 CREATE INDEX enriched_cdr_carrier_trunk_id_idx ON cdr.enriched_cdr (carrier_trunk_id, start_time);
+CREATE INDEX enriched_cdr_billing_xid_idx ON cdr.enriched_cdr (billing_xid);
 COMMENT ON TABLE cdr.enriched_cdr IS 'CDRs with LRN/LERG jurisdiction data and rating (customer charge, vendor cost, margin); 1:1 with cdr.raw_cdr, partitioned by month on the same start_time.';
 COMMENT ON COLUMN cdr.enriched_cdr.start_time IS 'Copied from the raw CDR (Kamailio naming); partition key and part of the raw CDR reference.';
 COMMENT ON COLUMN cdr.enriched_cdr.customer_charge IS 'Per-call charge, 6 decimals (billing.call_charge); invoices round to cents.';
 COMMENT ON COLUMN cdr.enriched_cdr.unrated_reason IS 'Why the call is not rated (e.g. NO_RATE_PLAN, NO_MATCHING_RATE); never a silent zero.';
+COMMENT ON COLUMN cdr.enriched_cdr.billing_xid IS 'Transaction that wrote the current rating (insert, or a re-rate: trigger in 0017_billing_functions.sql); invoices bill the rows visible in their build snapshot (billing.invoices.usage_snapshot), so late usage is found exactly, whatever the commit order.';
 COMMENT ON COLUMN cdr.enriched_cdr.vendor_unrated_reason IS 'Why vendor_cost is unknown (NO_CARRIER_TRUNK, NO_VENDOR_RATE); NULL when costed.';
 
 CREATE TRIGGER enriched_cdr_updated_at_trg BEFORE UPDATE ON cdr.enriched_cdr

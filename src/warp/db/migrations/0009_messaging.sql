@@ -195,6 +195,7 @@ CREATE TABLE messaging.mdr (
     status_changed_at   timestamptz   NOT NULL DEFAULT now(),
     metadata            jsonb         NOT NULL DEFAULT '{}',
     updated_at          timestamptz   NOT NULL DEFAULT now(),
+    billing_xid         xid8          NOT NULL DEFAULT pg_current_xact_id(),
     CONSTRAINT mdr_pkey PRIMARY KEY (id, created_at),
     CONSTRAINT mdr_account_id_fkey FOREIGN KEY (account_id)
         REFERENCES accounts.accounts (id) ON DELETE RESTRICT,
@@ -221,8 +222,10 @@ CREATE INDEX mdr_to_number_idx ON messaging.mdr (to_number, created_at);
 CREATE INDEX mdr_status_idx ON messaging.mdr (created_at) WHERE status = 'QUEUED' AND direction = 'OUTBOUND';
 CREATE INDEX mdr_status_changed_at_idx ON messaging.mdr (status_changed_at)
     WHERE status = 'SENDING' AND direction = 'OUTBOUND';
+CREATE INDEX mdr_billing_xid_idx ON messaging.mdr (billing_xid);
 COMMENT ON TABLE messaging.mdr IS 'Message detail records (SMS/MMS, both directions), partitioned by month on created_at; primary key (id, created_at).';
 COMMENT ON COLUMN messaging.mdr.charge IS 'Per-message charge (segments x rate), 6 decimals; invoices round to cents.';
+COMMENT ON COLUMN messaging.mdr.billing_xid IS 'Transaction that wrote the current charge (insert, or a charge change: trigger in 0017_billing_functions.sql); invoices bill the rows visible in their build snapshot (billing.invoices.usage_snapshot).';
 COMMENT ON COLUMN messaging.mdr.vendor_message_ref IS 'Message id at the vendor, used to match delivery receipts.';
 CREATE TRIGGER mdr_updated_at_trg BEFORE UPDATE ON messaging.mdr
     FOR EACH ROW EXECUTE FUNCTION public.update_updated_at_column();

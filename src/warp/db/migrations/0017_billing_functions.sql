@@ -273,7 +273,8 @@ $$;
 COMMENT ON FUNCTION billing.did_days(timestamptz, timestamptz, timestamptz, timestamptz) IS
     'Days a number was held within [p_from, p_to): a started day counts as a day.';
 
-CREATE FUNCTION billing.compute_usage(p_start date, p_end date, p_account_id uuid DEFAULT NULL)
+CREATE FUNCTION billing.compute_usage(p_start date, p_end date, p_account_id uuid DEFAULT NULL,
+                                      p_snapshot pg_snapshot DEFAULT NULL)
     RETURNS integer
     LANGUAGE plpgsql
 AS $$
@@ -292,6 +293,7 @@ BEGIN
     FROM cdr.enriched_cdr e
     WHERE e.start_time >= b.ts_from AND e.start_time < b.ts_to AND e.rating_status = 'RATED'
       AND e.account_id IS NOT NULL AND (p_account_id IS NULL OR e.account_id = p_account_id)
+      AND (p_snapshot IS NULL OR pg_visible_in_snapshot(e.billing_xid, p_snapshot))
     GROUP BY e.account_id, e.jurisdiction
     UNION ALL
     SELECT m.account_id, p_start, p_end, 'MESSAGING', m.message_type || '_' || m.direction, count(*),
@@ -301,6 +303,7 @@ BEGIN
     FROM messaging.mdr m
     WHERE m.created_at >= b.ts_from AND m.created_at < b.ts_to AND m.charge IS NOT NULL
       AND (p_account_id IS NULL OR m.account_id = p_account_id)
+      AND (p_snapshot IS NULL OR pg_visible_in_snapshot(m.billing_xid, p_snapshot))
     GROUP BY m.account_id, m.message_type, m.direction
     UNION ALL
     SELECT d.account_id, p_start, p_end, 'DID', i.number_type, count(DISTINCT d.inventory_id),
@@ -318,10 +321,146 @@ BEGIN
     RETURN n;
 END
 $$;
-COMMENT ON FUNCTION billing.compute_usage(date, date, uuid) IS
+COMMENT ON FUNCTION billing.compute_usage(date, date, uuid, pg_snapshot) IS
     'Recomputes billing.usage_summary for a period (all accounts or one): voice minutes and charges by '
     'jurisdiction from rated CDRs, messaging by type_direction from charged MDRs, DID-days and prorated '
-    'monthly charges by number type from numbers.did_assignments. Returns the rows written.';
+    'monthly charges by number type from numbers.did_assignments. With p_snapshot, only the CDRs/MDRs whose '
+    'billing_xid is visible in it (what an invoice built with that snapshot bills). Returns the rows written.';
+
+-- ---------------------------------------------------------------------------------------------
+-- Late usage: CDRs and MDRs of a period rated (or charged) after that period's invoice was built.
+--
+-- Which usage an invoice bills is decided by transaction visibility, not by timestamps: every CDR/MDR
+-- carries billing_xid, the transaction that wrote its current rating/charge (column default on insert,
+-- billing.usage_rerated_trg on a change), and every invoice stores usage_snapshot, the snapshot of its
+-- last build. An invoice bills, for its own period and for each earlier period it has late-usage lines
+-- for (items whose period_start is before the invoice's), exactly the rows of that usage type visible in
+-- its snapshot that no other non-draft invoice billed. A row rated while a run is in progress is either
+-- visible in the run's snapshot (committed before it: on this invoice) or not (in progress or later:
+-- late usage of a later invoice), whatever the order of the commits and the rating timestamps.
+-- Invoice runs and issues serialise on one advisory lock, so two of them never bill the same row.
+-- Re-rating usage an issued invoice billed is refused (billing.usage_rerated_trg; cdr rerate skips and
+-- reports those CDRs): the correction of billed usage is a credit note or an adjustment, never a
+-- silent change.
+
+CREATE FUNCTION billing.usage_lock() RETURNS void
+    LANGUAGE sql
+AS $$
+    SELECT pg_advisory_xact_lock(hashtextextended('billing.invoice_usage', 0))
+$$;
+COMMENT ON FUNCTION billing.usage_lock() IS
+    'Transaction advisory lock taken by billing.build_invoices and billing.issue_invoices before they decide '
+    'which usage rows an invoice bills: invoice runs and issues serialise, so no usage row goes on two invoices.';
+
+CREATE FUNCTION billing.usage_billed(p_account_id uuid, p_usage_type text, p_at timestamptz, p_xid xid8)
+    RETURNS boolean
+    LANGUAGE sql STABLE
+AS $$
+    SELECT EXISTS (
+        SELECT 1 FROM billing.invoice_items it
+        JOIN billing.invoices i ON i.id = it.invoice_id AND i.account_id = it.account_id
+        WHERE it.account_id = p_account_id AND it.item_type = p_usage_type
+          AND it.period_start <= (p_at AT TIME ZONE 'UTC')::date AND it.period_end >= (p_at AT TIME ZONE 'UTC')::date
+          AND i.status NOT IN ('DRAFT', 'VOID')
+          AND (i.usage_snapshot IS NULL OR pg_visible_in_snapshot(p_xid, i.usage_snapshot)))
+$$;
+COMMENT ON FUNCTION billing.usage_billed(uuid, text, timestamptz, xid8) IS
+    'Whether a usage row (account, VOICE or MESSAGING, its time, its billing_xid) is on a non-draft invoice: '
+    'one with a line of that type for the row''s period (its own period or a late-usage line) whose build '
+    'snapshot sees the row.';
+
+CREATE FUNCTION billing.late_usage(p_snapshot pg_snapshot, p_before date, p_account_ids uuid[] DEFAULT NULL)
+    RETURNS TABLE (account_id uuid, usage_type text, category text, period_start date, period_end date,
+                   events bigint, quantity numeric, unit text, amount numeric)
+    LANGUAGE sql STABLE
+AS $$
+    WITH closed AS MATERIALIZED (
+        -- Earlier periods with a non-draft invoice (a DRAFT picks its usage up when it is regenerated).
+        SELECT i.account_id, i.period_start, i.period_end, i.usage_snapshot AS snap
+        FROM billing.invoices i
+        WHERE i.status NOT IN ('DRAFT', 'VOID') AND i.period_end < p_before AND i.usage_snapshot IS NOT NULL
+          AND (p_account_ids IS NULL OR i.account_id = ANY (p_account_ids))
+    ),
+    periods AS MATERIALIZED (
+        -- Rows older than the oldest snapshot's xmin are visible in every snapshot of the period: only
+        -- the rows written since (an index range on billing_xid) can be late.
+        SELECT c.period_start, c.period_end, min(pg_snapshot_xmin(c.snap)) AS floor,
+               c.period_start::timestamp AT TIME ZONE 'UTC' AS ts_from,
+               (c.period_end + 1)::timestamp AT TIME ZONE 'UTC' AS ts_to
+        FROM closed c GROUP BY c.period_start, c.period_end
+    ),
+    rows AS (
+        SELECT e.account_id, 'VOICE' AS usage_type, 'VOICE_' || e.jurisdiction AS category, p.period_start,
+               p.period_end, e.billable_seconds / 60.0 AS quantity, 'MINUTE' AS unit,
+               coalesce(e.customer_charge, 0) AS amount, e.start_time AS at, e.billing_xid, p.ts_from
+        FROM periods p
+        JOIN LATERAL (SELECT x.* FROM cdr.enriched_cdr x
+                      WHERE x.billing_xid >= p.floor AND x.start_time >= p.ts_from AND x.start_time < p.ts_to
+                        AND x.rating_status = 'RATED' AND x.account_id IS NOT NULL) AS e ON true
+        UNION ALL
+        SELECT m.account_id, 'MESSAGING', m.message_type || '_' || m.direction, p.period_start, p.period_end,
+               CASE WHEN m.message_type = 'SMS' THEN m.segments ELSE 1 END,
+               CASE WHEN m.message_type = 'SMS' THEN 'SEGMENT' ELSE 'MESSAGE' END, m.charge, m.created_at,
+               m.billing_xid, p.ts_from
+        FROM periods p
+        JOIN LATERAL (SELECT x.* FROM messaging.mdr x
+                      WHERE x.billing_xid >= p.floor AND x.created_at >= p.ts_from AND x.created_at < p.ts_to
+                        AND x.charge IS NOT NULL) AS m ON true
+    )
+    SELECT r.account_id, r.usage_type, r.category, r.period_start, r.period_end, count(*),
+           round(sum(r.quantity), 6), min(r.unit), sum(r.amount)
+    FROM rows r
+    JOIN closed c ON c.account_id = r.account_id AND c.period_start = r.period_start AND c.period_end = r.period_end
+    WHERE pg_visible_in_snapshot(r.billing_xid, p_snapshot)
+      AND NOT pg_visible_in_snapshot(r.billing_xid, c.snap)
+      AND NOT billing.usage_billed(r.account_id, r.usage_type, r.at, r.billing_xid)
+    GROUP BY r.account_id, r.usage_type, r.category, r.period_start, r.period_end, r.unit
+$$;
+COMMENT ON FUNCTION billing.late_usage(pg_snapshot, date, uuid[]) IS
+    'Late usage as seen by snapshot p_snapshot: rated CDRs and charged MDRs of periods ending before p_before '
+    'whose account has a non-draft invoice for that period, that the snapshot sees and no non-draft invoice '
+    'bills (billing.usage_billed); by account, type, category (VOICE_<jurisdiction>, <type>_<direction>) and '
+    'period. Amounts unrounded.';
+
+CREATE FUNCTION billing.usage_rerated_trg() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_billed boolean;
+BEGIN
+    IF TG_TABLE_SCHEMA = 'cdr' THEN
+        v_billed := OLD.rating_status = 'RATED' AND OLD.account_id IS NOT NULL
+                    AND billing.usage_billed(OLD.account_id, 'VOICE', OLD.start_time, OLD.billing_xid);
+    ELSE
+        v_billed := OLD.charge IS NOT NULL
+                    AND billing.usage_billed(OLD.account_id, 'MESSAGING', OLD.created_at, OLD.billing_xid);
+    END IF;
+    IF v_billed THEN
+        RAISE EXCEPTION '%.% % is billed on an issued invoice; its charge cannot change (correct it with a credit note)',
+            TG_TABLE_SCHEMA, TG_TABLE_NAME, OLD.id
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'invoices_issued_immutable';
+    END IF;
+    NEW.billing_xid := pg_current_xact_id();
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION billing.usage_rerated_trg() IS
+    'Before a change to what a CDR or MDR bills (charge, rating status, account, jurisdiction, quantity): refused '
+    'when an issued invoice bills the row (invoices_issued_immutable); otherwise billing_xid becomes the '
+    'changing transaction, so the row is billed again as it is now (on its draft, or as late usage).';
+CREATE TRIGGER enriched_cdr_billing_xid_trg BEFORE UPDATE ON cdr.enriched_cdr
+    FOR EACH ROW
+    WHEN ((OLD.customer_charge, OLD.rating_status, OLD.account_id, OLD.jurisdiction, OLD.billable_seconds,
+           OLD.start_time)
+          IS DISTINCT FROM (NEW.customer_charge, NEW.rating_status, NEW.account_id, NEW.jurisdiction,
+                            NEW.billable_seconds, NEW.start_time))
+    EXECUTE FUNCTION billing.usage_rerated_trg();
+CREATE TRIGGER mdr_billing_xid_trg BEFORE UPDATE ON messaging.mdr
+    FOR EACH ROW
+    WHEN ((OLD.charge, OLD.account_id, OLD.segments, OLD.message_type, OLD.direction, OLD.created_at)
+          IS DISTINCT FROM (NEW.charge, NEW.account_id, NEW.segments, NEW.message_type, NEW.direction,
+                            NEW.created_at))
+    EXECUTE FUNCTION billing.usage_rerated_trg();
 
 -- ---------------------------------------------------------------------------------------------
 -- Invoices: immutability once issued.
@@ -351,10 +490,10 @@ BEGIN
     END IF;
     IF NEW.status = 'DRAFT'
        OR (NEW.account_id, NEW.invoice_number, NEW.period_start, NEW.period_end, NEW.currency, NEW.subtotal,
-           NEW.tax_total, NEW.total, NEW.issue_date, NEW.due_date, NEW.issued_at)
+           NEW.tax_total, NEW.total, NEW.issue_date, NEW.due_date, NEW.issued_at, NEW.usage_snapshot::text)
           IS DISTINCT FROM
           (OLD.account_id, OLD.invoice_number, OLD.period_start, OLD.period_end, OLD.currency, OLD.subtotal,
-           OLD.tax_total, OLD.total, OLD.issue_date, OLD.due_date, OLD.issued_at) THEN
+           OLD.tax_total, OLD.total, OLD.issue_date, OLD.due_date, OLD.issued_at, OLD.usage_snapshot::text) THEN
         RAISE EXCEPTION 'invoice % is % and immutable (only payments, void and the document may change it)',
             OLD.invoice_number, OLD.status
             USING ERRCODE = 'check_violation', CONSTRAINT = 'invoices_issued_immutable';
@@ -556,6 +695,16 @@ GRANT EXECUTE ON FUNCTION billing.analyze_run_tables() TO warp_staff;
 --      usage/DID/fee lines;  2. taxes (billing.apply_local_taxes or a vendor);
 --   3. billing.finish_invoices: credit lines, then totals.
 
+CREATE FUNCTION billing.period_label(p_start date, p_end date) RETURNS text
+    LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT CASE WHEN extract(day FROM p_start) = 1 AND p_end = (date_trunc('month', p_start) + interval '1 month - 1 day')::date
+                THEN to_char(p_start, 'YYYY-MM')
+                ELSE to_char(p_start, 'YYYY-MM-DD') || ' to ' || to_char(p_end, 'YYYY-MM-DD') END
+$$;
+COMMENT ON FUNCTION billing.period_label(date, date) IS
+    'A billing period for people: 2026-10 for a calendar month, else 2026-10-05 to 2026-11-04.';
+
 CREATE FUNCTION billing.build_invoices(p_start date, p_end date, p_account_id uuid DEFAULT NULL)
     RETURNS TABLE (invoice_id uuid, account_id uuid, created boolean)
     LANGUAGE plpgsql
@@ -563,19 +712,31 @@ AS $$
 #variable_conflict use_column
 DECLARE
     b record;
+    v_snap pg_snapshot;
 BEGIN
     IF p_end < p_start THEN
         RAISE EXCEPTION 'period: end % is before start %', p_end, p_start USING ERRCODE = 'check_violation',
             CONSTRAINT = 'invoices_period_end_check';
     END IF;
     SELECT * INTO b FROM billing.period_bounds(p_start, p_end);
-    PERFORM billing.compute_usage(p_start, p_end, p_account_id);
+    -- One run (or issue) at a time decides which usage is billed; then the snapshot this build bills
+    -- (taken after the lock, so it sees what an earlier run or issue committed). Usage is filtered by it
+    -- explicitly, so what later statements of this run see (fresher snapshots) does not matter.
+    PERFORM billing.usage_lock();
+    v_snap := pg_current_snapshot();
+    PERFORM billing.compute_usage(p_start, p_end, p_account_id, v_snap);
 
-    DROP TABLE IF EXISTS pg_temp.inv_scope, pg_temp.inv_new, pg_temp.inv_drafts, pg_temp.inv_lines;
+    DROP TABLE IF EXISTS pg_temp.inv_scope, pg_temp.inv_new, pg_temp.inv_drafts, pg_temp.inv_lines,
+        pg_temp.inv_late;
+    CREATE TEMP TABLE inv_late ON COMMIT DROP AS
+    SELECT * FROM billing.late_usage(v_snap, p_start, CASE WHEN p_account_id IS NOT NULL THEN ARRAY[p_account_id] END);
+
     CREATE TEMP TABLE inv_scope ON COMMIT DROP AS
     SELECT DISTINCT u.account_id FROM billing.usage_summary u
     WHERE u.period_start = p_start AND u.period_end = p_end
       AND (p_account_id IS NULL OR u.account_id = p_account_id)
+    UNION
+    SELECT l.account_id FROM inv_late l
     UNION
     SELECT c.account_id FROM billing.credits c
     WHERE c.status = 'OPEN' AND c.remaining_amount > 0 AND c.issued_at < b.ts_to
@@ -586,8 +747,8 @@ BEGIN
 
     CREATE TEMP TABLE inv_new ON COMMIT DROP AS
     WITH ins AS (
-        INSERT INTO billing.invoices (account_id, period_start, period_end, currency)
-        SELECT s.account_id, p_start, p_end, coalesce(ab.currency, 'USD')
+        INSERT INTO billing.invoices (account_id, period_start, period_end, currency, usage_snapshot)
+        SELECT s.account_id, p_start, p_end, coalesce(ab.currency, 'USD'), v_snap
         FROM inv_scope s LEFT JOIN billing.account_balance ab ON ab.account_id = s.account_id
         ON CONFLICT ON CONSTRAINT invoices_account_id_period_key DO NOTHING
         RETURNING id
@@ -601,6 +762,9 @@ BEGIN
       AND (i.account_id IN (SELECT s.account_id FROM inv_scope s) OR i.id IN (SELECT n.id FROM inv_new n));
     PERFORM 1 FROM billing.invoices i JOIN inv_drafts d ON d.id = i.id ORDER BY i.id FOR UPDATE OF i;
     ANALYZE inv_drafts;
+    -- A regenerated draft bills what this build's snapshot sees.
+    UPDATE billing.invoices i SET usage_snapshot = v_snap
+    FROM inv_drafts d WHERE d.id = i.id AND d.id NOT IN (SELECT n.id FROM inv_new n);
 
     -- The lines the drafts should have; below, only those that differ from what is there are written, so a
     -- re-run over unchanged usage writes no line at all (no row triggers, no audit rows).
@@ -651,7 +815,21 @@ BEGIN
         WHERE a.account_id = d.account_id AND a.activated_at >= b.ts_from AND a.activated_at < b.ts_to
           AND a.setup_charge > 0
         GROUP BY 1, 2
-    ) AS f ON true;
+    ) AS f ON true
+    UNION ALL
+    -- Late usage of earlier, already invoiced periods: its own lines, with the period it belongs to (the
+    -- line's period_start/period_end), taxed like the same usage of this period (same type and category).
+    SELECT d.id, d.account_id, l.usage_type, l.category,
+           'Late usage of ' || billing.period_label(l.period_start, l.period_end) || ': '
+               || CASE l.usage_type
+                      WHEN 'VOICE' THEN initcap(replace(lower(substr(l.category, 7)), '_', '-')) || ' voice ('
+                                        || l.events || ' calls)'
+                      ELSE split_part(l.category, '_', 1) || ' ' || lower(split_part(l.category, '_', 2))
+                           || ' (' || l.events || ' messages)' END,
+           l.quantity, l.unit, CASE WHEN l.quantity > 0 THEN round(l.amount / l.quantity, 6) END,
+           round(l.amount, 2), NULL::uuid, l.period_start, l.period_end,
+           CASE l.usage_type WHEN 'VOICE' THEN 15 ELSE 25 END
+    FROM inv_drafts d JOIN inv_late l ON l.account_id = d.account_id;
     ANALYZE inv_lines;
 
     DELETE FROM billing.invoice_items it USING inv_drafts d
@@ -679,10 +857,11 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION billing.build_invoices(date, date, uuid) IS
-    'Step 1 of an invoice run: recompute usage, create the missing DRAFT invoice per account with usage in the '
-    'period (never a second one: invoices_account_id_period_key), and rebuild the lines of every DRAFT in '
-    'scope (issued invoices are left alone; only lines that change are written). Returns the drafts; taxes and '
-    'finish_invoices follow.';
+    'Step 1 of an invoice run: recompute usage, create the missing DRAFT invoice per account with usage (or '
+    'late usage of earlier invoiced periods) in the period (never a second one: invoices_account_id_period_key), '
+    'and rebuild the lines of every DRAFT in scope, late-usage lines included (issued invoices are left alone; '
+    'only lines that change are written). The drafts store the build snapshot (usage_snapshot). Returns the '
+    'drafts; taxes and finish_invoices follow.';
 
 CREATE FUNCTION billing.tax_category(p_item_type text, p_category text) RETURNS text
     LANGUAGE sql IMMUTABLE
@@ -874,6 +1053,8 @@ DECLARE
     v_count integer;
     short text;
 BEGIN
+    -- Before any invoice row lock (build_invoices takes them in the same order).
+    PERFORM billing.usage_lock();
     DROP TABLE IF EXISTS pg_temp.inv_issue;
     CREATE TEMP TABLE inv_issue ON COMMIT DROP AS
     SELECT i.id, i.account_id, a.ban, i.period_start, coalesce(ab.billing_cycle, 'POSTPAID') AS cycle,
@@ -888,6 +1069,34 @@ BEGIN
         RETURN;
     END IF;
     PERFORM billing.finish_invoices(array_agg(x.id)) FROM inv_issue x;
+
+    -- Late-usage lines must still be unbilled: an invoice issued since this draft was built may have billed
+    -- some of the same rows. Recomputed with the draft's snapshot, they must be what the lines say.
+    WITH late AS MATERIALIZED (
+        SELECT i.id, i.account_id, i.period_start, i.usage_snapshot
+        FROM inv_issue x JOIN billing.invoices i ON i.id = x.id
+        WHERE EXISTS (SELECT 1 FROM billing.invoice_items it WHERE it.invoice_id = i.id
+                        AND it.item_type IN ('VOICE', 'MESSAGING') AND it.period_start < i.period_start)
+    )
+    SELECT string_agg(DISTINCT i.id::text, ', ') INTO short
+    FROM late i
+    CROSS JOIN LATERAL (
+        SELECT coalesce(a.item_type, b.usage_type) AS t
+        FROM (SELECT it.item_type, it.category, it.period_start, it.quantity, it.amount FROM billing.invoice_items it
+              WHERE it.invoice_id = i.id AND it.item_type IN ('VOICE', 'MESSAGING')
+                AND it.period_start < i.period_start) AS a
+        FULL JOIN (SELECT l.usage_type, l.category, l.period_start, l.quantity, round(l.amount, 2) AS amount
+                   FROM billing.late_usage(i.usage_snapshot, i.period_start, ARRAY[i.account_id]) AS l
+                   WHERE l.period_start IN (SELECT it.period_start FROM billing.invoice_items it
+                                            WHERE it.invoice_id = i.id AND it.item_type IN ('VOICE', 'MESSAGING')
+                                              AND it.period_start < i.period_start)) AS b
+               ON b.usage_type = a.item_type AND b.category = a.category AND b.period_start = a.period_start
+        WHERE (a.quantity, a.amount) IS DISTINCT FROM (b.quantity, b.amount)
+    ) AS diff;
+    IF short IS NOT NULL THEN
+        RAISE EXCEPTION 'invoices % bill late usage that another invoice has billed since; run the invoices again',
+            short USING ERRCODE = 'check_violation', CONSTRAINT = 'invoices_issued_immutable';
+    END IF;
 
     -- Credits used by the CREDIT lines: each must still cover its line.
     SELECT string_agg(c.id::text, ', ') INTO short
@@ -965,7 +1174,9 @@ $$;
 COMMENT ON FUNCTION billing.issue_invoices(uuid[], date) IS
     'Issues DRAFT invoices: totals recomputed, credits of the CREDIT lines consumed, gapless numbers YYYY-NNNNNN '
     '(year of the issue date, one locked counter row), due date from the payment terms, the ledger charged, '
-    'an invoice.issued event. Prepaid accounts'' invoices are settled (PAID) from the balance.';
+    'an invoice.issued event. Prepaid accounts'' invoices are settled (PAID) from the balance (their usage, late '
+    'usage included, was debited when rated). Refused when a late-usage line was billed by another invoice '
+    'since the draft was built.';
 
 -- ---------------------------------------------------------------------------------------------
 -- Payments
