@@ -319,3 +319,23 @@ def test_a_draft_whose_late_usage_another_invoice_billed_is_not_issued(conn: psy
     assert late_lines(conn, acct, "2026-11") == {}
     assert (invoice(conn, acct, "2026-11") or ())[:2] == ("ISSUED", Decimal("2.00"))
     assert_ledger_ok(conn)
+
+
+def test_usage_rated_after_a_draft_was_built_and_before_its_issue_is_late(
+    conn: psycopg.Connection[Any],
+) -> None:
+    acct = account(conn, "LATE11", state="CO")
+    cdrs(conn, acct, n=1, charge=Decimal("1.00"), day="2026-10-05")
+    run(conn, "2026-10", issue=False)
+    run(conn, "2026-10", issue=False)  # re-run over unchanged usage: the draft keeps what it bills
+    cdrs(conn, acct, n=1, charge=Decimal("0.60"), day="2026-10-07")  # after the last build
+    october = conn.execute(
+        "SELECT id FROM billing.invoices WHERE account_id = %s AND period_start = '2026-10-01'", (acct,)
+    ).fetchone()
+    assert october is not None
+    with tenant.transaction(conn, STAFF):
+        invoices.issue_invoices(conn, [october[0]], issue_date=date(2026, 11, 1))  # issued as built
+    assert (invoice(conn, acct, "2026-10") or ())[:2] == ("ISSUED", Decimal("1.00"))
+    run(conn, "2026-11")
+    assert late_lines(conn, acct, "2026-11")["VOICE:VOICE_INTERSTATE@2026-10"][1] == Decimal("0.60")
+    assert_ledger_ok(conn)

@@ -356,12 +356,15 @@ CREATE FUNCTION billing.usage_billed(p_account_id uuid, p_usage_type text, p_at 
     RETURNS boolean
     LANGUAGE sql STABLE
 AS $$
+    -- Only invoices of the row's period or later can bill it (own period or late lines): usually none
+    -- for usage being rated, found through invoices_status_idx.
     SELECT EXISTS (
-        SELECT 1 FROM billing.invoice_items it
-        JOIN billing.invoices i ON i.id = it.invoice_id AND i.account_id = it.account_id
-        WHERE it.account_id = p_account_id AND it.item_type = p_usage_type
+        SELECT 1 FROM billing.invoices i
+        JOIN billing.invoice_items it ON it.invoice_id = i.id AND it.account_id = i.account_id
+        WHERE i.account_id = p_account_id AND i.status NOT IN ('DRAFT', 'VOID')
+          AND i.period_end >= (p_at AT TIME ZONE 'UTC')::date
+          AND it.item_type = p_usage_type
           AND it.period_start <= (p_at AT TIME ZONE 'UTC')::date AND it.period_end >= (p_at AT TIME ZONE 'UTC')::date
-          AND i.status NOT IN ('DRAFT', 'VOID')
           AND (i.usage_snapshot IS NULL OR pg_visible_in_snapshot(p_xid, i.usage_snapshot)))
 $$;
 COMMENT ON FUNCTION billing.usage_billed(uuid, text, timestamptz, xid8) IS
@@ -713,6 +716,7 @@ AS $$
 DECLARE
     b record;
     v_snap pg_snapshot;
+    v_floor xid8;
 BEGIN
     IF p_end < p_start THEN
         RAISE EXCEPTION 'period: end % is before start %', p_end, p_start USING ERRCODE = 'check_violation',
@@ -762,9 +766,23 @@ BEGIN
       AND (i.account_id IN (SELECT s.account_id FROM inv_scope s) OR i.id IN (SELECT n.id FROM inv_new n));
     PERFORM 1 FROM billing.invoices i JOIN inv_drafts d ON d.id = i.id ORDER BY i.id FOR UPDATE OF i;
     ANALYZE inv_drafts;
-    -- A regenerated draft bills what this build's snapshot sees.
+    -- A regenerated draft bills what this build's snapshot sees. Its stored snapshot is replaced only when
+    -- that changes something: when a usage row of its account was written since (billing_xid at or after
+    -- the old snapshot's xmin; older rows are visible to both). A re-run over unchanged usage writes no
+    -- invoice row (row triggers, audit), like it writes no line.
+    SELECT min(pg_snapshot_xmin(i.usage_snapshot)) INTO v_floor
+    FROM billing.invoices i JOIN inv_drafts d ON d.id = i.id;
+    DROP TABLE IF EXISTS pg_temp.inv_recent;
+    CREATE TEMP TABLE inv_recent ON COMMIT DROP AS
+    SELECT e.account_id, e.billing_xid FROM cdr.enriched_cdr e WHERE e.billing_xid >= v_floor
+    UNION ALL
+    SELECT m.account_id, m.billing_xid FROM messaging.mdr m WHERE m.billing_xid >= v_floor;
     UPDATE billing.invoices i SET usage_snapshot = v_snap
-    FROM inv_drafts d WHERE d.id = i.id AND d.id NOT IN (SELECT n.id FROM inv_new n);
+    FROM inv_drafts d
+    WHERE d.id = i.id AND d.id NOT IN (SELECT n.id FROM inv_new n)
+      AND (i.usage_snapshot IS NULL
+           OR EXISTS (SELECT 1 FROM inv_recent r WHERE r.account_id = d.account_id
+                        AND r.billing_xid >= pg_snapshot_xmin(i.usage_snapshot)));
 
     -- The lines the drafts should have; below, only those that differ from what is there are written, so a
     -- re-run over unchanged usage writes no line at all (no row triggers, no audit rows).
