@@ -532,6 +532,11 @@ REVOKE UPDATE, DELETE ON audit.audit_log FROM warp_app, warp_staff;
 GRANT USAGE ON SCHEMA accounts, auth, numbers, routing, cdr, messaging, billing, vendor_mgmt, audit
     TO warp_app, warp_readonly, warp_staff;
 GRANT SELECT ON public.schema_migrations TO warp_app, warp_readonly, warp_staff;
+-- A rate deck of 4 MiB or more loads on two connections (ADR 0006): the staff transaction creates the
+-- halves' UNLOGGED staging tables routing.rate_import_<xid>_... (a temporary table is invisible to the
+-- other connection) and drops them once both halves are resolved. Staff may create tables in routing
+-- for that; nothing else in the application creates objects (tests/ops/test_ops_least_privilege.py).
+GRANT CREATE ON SCHEMA routing TO warp_staff;
 
 ALTER SCHEMA accounts OWNER TO warp_owner;
 ALTER SCHEMA auth OWNER TO warp_owner;
