@@ -532,6 +532,8 @@ REVOKE UPDATE, DELETE ON audit.audit_log FROM warp_app, warp_staff;
 GRANT USAGE ON SCHEMA accounts, auth, numbers, routing, cdr, messaging, billing, vendor_mgmt, audit
     TO warp_app, warp_readonly, warp_staff;
 GRANT SELECT ON public.schema_migrations TO warp_app, warp_readonly, warp_staff;
+-- Owned by warp_owner like the rest (the maintenance role ANALYZEs what warp_owner owns).
+ALTER TABLE public.schema_migrations OWNER TO warp_owner;
 -- A rate deck of 4 MiB or more loads on two connections (ADR 0006): the staff transaction creates the
 -- halves' UNLOGGED staging tables routing.rate_import_<xid>_... (a temporary table is invisible to the
 -- other connection) and drops them once both halves are resolved. Staff may create tables in routing

@@ -154,3 +154,9 @@ COMMENT ON VIEW kamailio.address IS
     'Enabled customer trunks'' ACLs in the shape of Kamailio''s permissions `address` table (grp 1, tag = trunk id).';
 ALTER VIEW kamailio.address OWNER TO warp_owner;
 GRANT SELECT ON kamailio.address TO warp_kamailio, warp_staff;
+
+-- Owned like every WARP object (migrations may run as a superuser): the maintenance role, a member of
+-- warp_owner, ANALYZEs them (tests/ops/test_ops_least_privilege.py).
+ALTER SCHEMA kamailio OWNER TO warp_owner;
+ALTER TABLE kamailio.version OWNER TO warp_owner;
+ALTER TABLE kamailio.acc_cdrs OWNER TO warp_owner;
