@@ -382,6 +382,7 @@ def test_cdr_import_worker_and_invoices(
     assert rated > 0
     warp("cdr", "process", "--json")
     warp("invoices", "run", "--period", "2026-10", "--issue", "--json")
+    warp("worker", "billing", "--once", "--json")
     assert one(db_url, "SELECT count(*) FROM billing.invoices WHERE status <> 'DRAFT'") >= 1
     lcr = json.loads(warp("lcr", "+13035550199", "--account", "ACME", "--json"))
     assert lcr
