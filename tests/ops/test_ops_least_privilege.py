@@ -25,7 +25,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 from typer.testing import CliRunner
 
@@ -98,7 +98,7 @@ def _login_role(admin_url: str, create: str) -> Iterator[str]:
                 "SELECT gid FROM pg_prepared_xacts WHERE database = current_database()"
             ).fetchall():
                 admin.execute(sql.SQL("ROLLBACK PREPARED {}").format(sql.Literal(gid[0])))
-            admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            admin.execute(sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(role)))
             admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
@@ -495,3 +495,35 @@ def test_maintenance_runs_as_the_maintenance_role(
     assert [s["step"] for s in steps if not s["ok"]] == []
     analyzed = next(s["detail"] for s in steps if s["step"] == "update statistics")
     assert int(analyzed.split()[1].lstrip("(")) > 50, analyzed  # every WARP table, none skipped
+
+
+def test_migrations_run_as_the_maintenance_login(
+    template_db: str, empty_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``warp db migrate`` on an empty database owned by the maintenance login (not a superuser), once
+    the group roles exist (``template_db`` made them): every WARP object ends up owned by warp_owner,
+    and ``warp maintenance run`` as the same login analyzes every table without a warning."""
+    logins = _login_role(empty_db_url, MAINTENANCE_ROLE_SQL)
+    url = next(logins)
+    database = sql.Identifier(str(conninfo_to_dict(url)["dbname"]))
+    user = sql.Identifier(str(conninfo_to_dict(url)["user"]))
+    with psycopg.connect(empty_db_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(database, user))
+    try:
+        monkeypatch.setenv("WARP_DATABASE_URL", url)
+        migrated = CliRunner().invoke(cli, ["db", "migrate"])
+        assert migrated.exit_code == 0, (migrated.output, migrated.exception)
+        with psycopg.connect(empty_db_url, autocommit=True) as admin:
+            not_owned = admin.execute(
+                "SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relkind IN ('r', 'p', 'm', 'v') AND n.nspname NOT IN ('pg_catalog', 'information_schema', "
+                "'public') AND n.nspname NOT LIKE 'pg\\_%' AND c.relowner <> 'warp_owner'::regrole ORDER BY 1"
+            ).fetchall()
+            assert not_owned == []
+        maintained = CliRunner().invoke(cli, ["maintenance", "run", "--json"])
+        assert maintained.exit_code == 0, (maintained.output, maintained.exception)
+    finally:
+        with psycopg.connect(empty_db_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("ALTER DATABASE {} OWNER TO CURRENT_USER").format(database))
+        for _ in logins:  # drops the login
+            pass

@@ -29,6 +29,18 @@ BEGIN
 END
 $$;
 
+-- The schemas first: a table can only be given to warp_owner when warp_owner may create in its schema
+-- (a migrating login that is not a superuser, docs/operations.md "Roles and logins").
+ALTER SCHEMA accounts OWNER TO warp_owner;
+ALTER SCHEMA auth OWNER TO warp_owner;
+ALTER SCHEMA numbers OWNER TO warp_owner;
+ALTER SCHEMA routing OWNER TO warp_owner;
+ALTER SCHEMA cdr OWNER TO warp_owner;
+ALTER SCHEMA messaging OWNER TO warp_owner;
+ALTER SCHEMA billing OWNER TO warp_owner;
+ALTER SCHEMA vendor_mgmt OWNER TO warp_owner;
+ALTER SCHEMA audit OWNER TO warp_owner;
+
 -- ---------------------------------------------------------------------------------------------
 -- Tenant context
 
@@ -532,23 +544,12 @@ REVOKE UPDATE, DELETE ON audit.audit_log FROM warp_app, warp_staff;
 GRANT USAGE ON SCHEMA accounts, auth, numbers, routing, cdr, messaging, billing, vendor_mgmt, audit
     TO warp_app, warp_readonly, warp_staff;
 GRANT SELECT ON public.schema_migrations TO warp_app, warp_readonly, warp_staff;
--- Owned by warp_owner like the rest (the maintenance role ANALYZEs what warp_owner owns).
-ALTER TABLE public.schema_migrations OWNER TO warp_owner;
 -- A rate deck of 4 MiB or more loads on two connections (ADR 0006): the staff transaction creates the
 -- halves' UNLOGGED staging tables routing.rate_import_<xid>_... (a temporary table is invisible to the
 -- other connection) and drops them once both halves are resolved. Staff may create tables in routing
 -- for that; nothing else in the application creates objects (tests/ops/test_ops_least_privilege.py).
 GRANT CREATE ON SCHEMA routing TO warp_staff;
 
-ALTER SCHEMA accounts OWNER TO warp_owner;
-ALTER SCHEMA auth OWNER TO warp_owner;
-ALTER SCHEMA numbers OWNER TO warp_owner;
-ALTER SCHEMA routing OWNER TO warp_owner;
-ALTER SCHEMA cdr OWNER TO warp_owner;
-ALTER SCHEMA messaging OWNER TO warp_owner;
-ALTER SCHEMA billing OWNER TO warp_owner;
-ALTER SCHEMA vendor_mgmt OWNER TO warp_owner;
-ALTER SCHEMA audit OWNER TO warp_owner;
 
 -- Definer functions run as the owner role (BYPASSRLS), never as the superuser that migrated.
 ALTER FUNCTION accounts.visible_account_ids() OWNER TO warp_owner;

@@ -23,6 +23,8 @@ $$;
 CREATE SCHEMA IF NOT EXISTS kamailio;
 COMMENT ON SCHEMA kamailio IS
     'What the Kamailio softswitch reads (trunk identification, routes, ACL view) and writes (acc_cdrs).';
+-- warp_owner first: objects are given to warp_owner below, which needs CREATE in their schema.
+ALTER SCHEMA kamailio OWNER TO warp_owner;
 REVOKE ALL ON SCHEMA kamailio FROM PUBLIC;
 GRANT USAGE ON SCHEMA kamailio TO warp_kamailio, warp_staff, warp_app;
 
@@ -155,8 +157,7 @@ COMMENT ON VIEW kamailio.address IS
 ALTER VIEW kamailio.address OWNER TO warp_owner;
 GRANT SELECT ON kamailio.address TO warp_kamailio, warp_staff;
 
--- Owned like every WARP object (migrations may run as a superuser): the maintenance role, a member of
+-- Owned like every WARP object (not by whoever migrated): the maintenance role, a member of
 -- warp_owner, ANALYZEs them (tests/ops/test_ops_least_privilege.py).
-ALTER SCHEMA kamailio OWNER TO warp_owner;
 ALTER TABLE kamailio.version OWNER TO warp_owner;
 ALTER TABLE kamailio.acc_cdrs OWNER TO warp_owner;
