@@ -1,7 +1,8 @@
 """Benchmark: invoice run over 10,000 accounts, 1,000,000 rated CDRs and 100,000 MDRs (synthetic, SQL-generated),
 and concurrent debits per second on one account and across accounts.
 
-    .venv/bin/python bench/invoice_run.py [--accounts 10000] [--cdrs 1000000] [--mdrs 100000] [--workers 8]
+    .venv/bin/python bench/invoice_run.py [--accounts 10000] [--cdrs 1000000] [--mdrs 100000] [--late 10000]
+        [--workers 8]
 
 Uses a scratch database on the embedded cluster (or WARP_BENCH_ADMIN_URL), migrated and seeded with reference data.
 The generated data is ANALYZEd after loading (autovacuum would have done it in production); the run itself
@@ -116,6 +117,36 @@ def generate(url: str, accounts: int, cdrs: int, mdrs: int, vacuum: bool = False
     return time.monotonic() - started
 
 
+def add_late_usage(url: str, accounts: int, late: int) -> None:
+    """``late`` CDRs of November (rated after November was invoiced) and one December CDR per account."""
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute(
+            "CREATE TEMP TABLE accts AS SELECT row_number() OVER (ORDER BY id) AS n, id FROM accounts.accounts "
+            "WHERE ban LIKE 'BENCH-%'"
+        )
+        c.execute(
+            "CREATE TEMP TABLE gen AS SELECT g, t, uuid_generate_v4() AS rid FROM ("
+            "SELECT g, timestamptz '2026-11-01' + (g * 7 %% 2592000) * interval '1 second' AS t "
+            "FROM generate_series(1, %s) g UNION ALL "
+            "SELECT %s + g, timestamptz '2026-12-01' + g * interval '1 second' FROM generate_series(1, %s) g) x",
+            (late, late, accounts),
+        )
+        c.execute(
+            "INSERT INTO cdr.raw_cdr (id, start_time, call_id, duration, sip_code, ani, dnis, account_id, source_ip) "
+            "SELECT rid, t, 'bench-late-' || g, 60, 200, '+13035550100', '+12125550100', a.id, '10.0.0.1' "
+            "FROM gen JOIN accts a ON a.n = 1 + g %% %s",
+            (accounts,),
+        )
+        c.execute(
+            "INSERT INTO cdr.enriched_cdr (start_time, raw_cdr_id, account_id, dnis, jurisdiction, answered, "
+            "duration_seconds, billable_seconds, customer_rate, customer_charge, vendor_cost, rating_status, rated_at) "
+            "SELECT t, rid, a.id, '+12125550100', 'INTERSTATE', true, 60, 60, 0.01, 0.010000, 0.005, 'RATED', now() "
+            "FROM gen JOIN accts a ON a.n = 1 + g %% %s",
+            (accounts,),
+        )
+        c.execute("ANALYZE cdr.enriched_cdr")
+
+
 def debit_rate(url: str, accounts: list[uuid.UUID], workers: int, per_worker: int) -> float:
     barrier = threading.Barrier(workers)
     errors: list[BaseException] = []
@@ -152,6 +183,9 @@ def main() -> None:
     parser.add_argument("--mdrs", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--debits", type=int, default=250, help="debits per worker")
+    parser.add_argument(
+        "--late", type=int, default=10_000, help="CDRs of November rated after it was invoiced (late usage)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument(
         "--vacuum", action="store_true", help="VACUUM ANALYZE the generated data (not only ANALYZE)"
@@ -179,7 +213,17 @@ def main() -> None:
             rerun = invoices.run(
                 conn, period_start=date(2026, 11, 1), period_end=date(2026, 11, 30), issue=True
             )
+        add_late_usage(url, args.accounts, args.late)
+        with psycopg.connect(url) as conn, tenant.transaction(conn, STAFF):
+            december = invoices.run(
+                conn, period_start=date(2026, 12, 1), period_end=date(2026, 12, 31), issue=True
+            )
         with psycopg.connect(url) as conn:
+            billed = conn.execute(
+                "SELECT coalesce(sum(quantity), 0) FROM billing.invoice_items it JOIN billing.invoices i "
+                "ON i.id = it.invoice_id WHERE i.period_start = '2026-12-01' AND it.item_type = 'VOICE' "
+                "AND it.period_start = '2026-11-01'"
+            ).fetchone()
             ok = conn.execute("SELECT count(*) FROM billing.check_ledger()").fetchone()
             rows = conn.execute(
                 "SELECT account_id FROM billing.account_balance ORDER BY account_id LIMIT %s", (args.workers,)
@@ -204,7 +248,15 @@ def main() -> None:
         )
         for name, secs in rerun.steps.items():
             table.add_row(f"  step: {name}", f"{secs:.1f} s", "")
-        table.add_row("ledger check after the run (mismatching accounts)", str(ok[0] if ok else "?"), "0")
+        table.add_row(
+            f"next run (2026-12, issue) with {args.late:,} late CDRs of the issued 2026-11",
+            f"{december.seconds:.1f} s ({december.invoices:,} invoices, "
+            f"late minutes billed {billed[0] if billed else '?'} of {args.late:,})",
+            "",
+        )
+        for name, secs in december.steps.items():
+            table.add_row(f"  step: {name}", f"{secs:.1f} s", "")
+        table.add_row("ledger check after the runs (mismatching accounts)", str(ok[0] if ok else "?"), "0")
         table.add_row(f"debits/s, one account, {args.workers} connections", f"{one:,.0f}", "")
         table.add_row(f"debits/s, {args.workers} accounts, {args.workers} connections", f"{many:,.0f}", "")
         console.print(table)

@@ -375,49 +375,57 @@ COMMENT ON FUNCTION billing.usage_billed(uuid, text, timestamptz, xid8) IS
 CREATE FUNCTION billing.late_usage(p_snapshot pg_snapshot, p_before date, p_account_ids uuid[] DEFAULT NULL)
     RETURNS TABLE (account_id uuid, usage_type text, category text, period_start date, period_end date,
                    events bigint, quantity numeric, unit text, amount numeric)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
 AS $$
-    WITH closed AS MATERIALIZED (
-        -- Earlier periods with a non-draft invoice (a DRAFT picks its usage up when it is regenerated).
-        SELECT i.account_id, i.period_start, i.period_end, i.usage_snapshot AS snap
+DECLARE
+    p record;
+BEGIN
+    -- Per earlier period with a non-draft invoice (a DRAFT picks its usage up when it is regenerated): rows
+    -- older than the oldest of its invoices' snapshot xmin are visible in all of them, so only the rows
+    -- written since (an index range on billing_xid) can be late. One statement per period, planned with
+    -- its actual bounds (EXECUTE), so it is always that index range, never a scan of the period.
+    FOR p IN
+        SELECT i.period_start, i.period_end, min(pg_snapshot_xmin(i.usage_snapshot)) AS floor
         FROM billing.invoices i
         WHERE i.status NOT IN ('DRAFT', 'VOID') AND i.period_end < p_before AND i.usage_snapshot IS NOT NULL
-          AND (p_account_ids IS NULL OR i.account_id = ANY (p_account_ids))
-    ),
-    periods AS MATERIALIZED (
-        -- Rows older than the oldest snapshot's xmin are visible in every snapshot of the period: only
-        -- the rows written since (an index range on billing_xid) can be late.
-        SELECT c.period_start, c.period_end, min(pg_snapshot_xmin(c.snap)) AS floor,
-               c.period_start::timestamp AT TIME ZONE 'UTC' AS ts_from,
-               (c.period_end + 1)::timestamp AT TIME ZONE 'UTC' AS ts_to
-        FROM closed c GROUP BY c.period_start, c.period_end
-    ),
-    rows AS (
-        SELECT e.account_id, 'VOICE' AS usage_type, 'VOICE_' || e.jurisdiction AS category, p.period_start,
-               p.period_end, e.billable_seconds / 60.0 AS quantity, 'MINUTE' AS unit,
-               coalesce(e.customer_charge, 0) AS amount, e.start_time AS at, e.billing_xid, p.ts_from
-        FROM periods p
-        JOIN LATERAL (SELECT x.* FROM cdr.enriched_cdr x
-                      WHERE x.billing_xid >= p.floor AND x.start_time >= p.ts_from AND x.start_time < p.ts_to
-                        AND x.rating_status = 'RATED' AND x.account_id IS NOT NULL) AS e ON true
-        UNION ALL
-        SELECT m.account_id, 'MESSAGING', m.message_type || '_' || m.direction, p.period_start, p.period_end,
-               CASE WHEN m.message_type = 'SMS' THEN m.segments ELSE 1 END,
-               CASE WHEN m.message_type = 'SMS' THEN 'SEGMENT' ELSE 'MESSAGE' END, m.charge, m.created_at,
-               m.billing_xid, p.ts_from
-        FROM periods p
-        JOIN LATERAL (SELECT x.* FROM messaging.mdr x
-                      WHERE x.billing_xid >= p.floor AND x.created_at >= p.ts_from AND x.created_at < p.ts_to
-                        AND x.charge IS NOT NULL) AS m ON true
-    )
-    SELECT r.account_id, r.usage_type, r.category, r.period_start, r.period_end, count(*),
-           round(sum(r.quantity), 6), min(r.unit), sum(r.amount)
-    FROM rows r
-    JOIN closed c ON c.account_id = r.account_id AND c.period_start = r.period_start AND c.period_end = r.period_end
-    WHERE pg_visible_in_snapshot(r.billing_xid, p_snapshot)
-      AND NOT pg_visible_in_snapshot(r.billing_xid, c.snap)
-      AND NOT billing.usage_billed(r.account_id, r.usage_type, r.at, r.billing_xid)
-    GROUP BY r.account_id, r.usage_type, r.category, r.period_start, r.period_end, r.unit
+          AND (p_account_ids IS NULL OR i.account_id IN (SELECT unnest(p_account_ids)))
+        GROUP BY i.period_start, i.period_end
+        ORDER BY i.period_start
+    LOOP
+        RETURN QUERY EXECUTE $q$
+            WITH closed AS MATERIALIZED (
+                SELECT i.account_id, i.usage_snapshot AS snap FROM billing.invoices i
+                WHERE i.period_start = $3 AND i.period_end = $4 AND i.status NOT IN ('DRAFT', 'VOID')
+                  AND i.usage_snapshot IS NOT NULL
+                  AND ($7::uuid[] IS NULL OR i.account_id IN (SELECT unnest($7::uuid[])))
+            ),
+            rows AS (
+                SELECT x.account_id, 'VOICE' AS usage_type, 'VOICE_' || x.jurisdiction AS category,
+                       x.billable_seconds / 60.0 AS quantity, 'MINUTE' AS unit,
+                       coalesce(x.customer_charge, 0) AS amount, x.start_time AS at, x.billing_xid
+                FROM cdr.enriched_cdr x
+                WHERE x.billing_xid >= $2 AND x.start_time >= $5 AND x.start_time < $6
+                  AND x.rating_status = 'RATED' AND x.account_id IS NOT NULL
+                UNION ALL
+                SELECT x.account_id, 'MESSAGING', x.message_type || '_' || x.direction,
+                       CASE WHEN x.message_type = 'SMS' THEN x.segments ELSE 1 END,
+                       CASE WHEN x.message_type = 'SMS' THEN 'SEGMENT' ELSE 'MESSAGE' END, x.charge, x.created_at,
+                       x.billing_xid
+                FROM messaging.mdr x
+                WHERE x.billing_xid >= $2 AND x.created_at >= $5 AND x.created_at < $6 AND x.charge IS NOT NULL
+            )
+            SELECT r.account_id, r.usage_type, r.category, $3, $4, count(*), round(sum(r.quantity), 6), r.unit,
+                   sum(r.amount)
+            FROM rows r JOIN closed c ON c.account_id = r.account_id
+            WHERE pg_visible_in_snapshot(r.billing_xid, $1)
+              AND NOT pg_visible_in_snapshot(r.billing_xid, c.snap)
+              AND NOT billing.usage_billed(r.account_id, r.usage_type, r.at, r.billing_xid)
+            GROUP BY r.account_id, r.usage_type, r.category, r.unit
+        $q$
+        USING p_snapshot, p.floor, p.period_start, p.period_end, p.period_start::timestamp AT TIME ZONE 'UTC',
+              (p.period_end + 1)::timestamp AT TIME ZONE 'UTC', p_account_ids;
+    END LOOP;
+END
 $$;
 COMMENT ON FUNCTION billing.late_usage(pg_snapshot, date, uuid[]) IS
     'Late usage as seen by snapshot p_snapshot: rated CDRs and charged MDRs of periods ending before p_before '
@@ -1091,26 +1099,35 @@ BEGIN
     -- Late-usage lines must still be unbilled: an invoice issued since this draft was built may have billed
     -- some of the same rows. Recomputed with the draft's snapshot, they must be what the lines say.
     WITH late AS MATERIALIZED (
-        SELECT i.id, i.account_id, i.period_start, i.usage_snapshot
+        SELECT i.id, i.account_id, i.period_start, i.usage_snapshot::text AS snap
         FROM inv_issue x JOIN billing.invoices i ON i.id = x.id
         WHERE EXISTS (SELECT 1 FROM billing.invoice_items it WHERE it.invoice_id = i.id
                         AND it.item_type IN ('VOICE', 'MESSAGING') AND it.period_start < i.period_start)
+    ),
+    lines AS MATERIALIZED (
+        SELECT i.id, it.item_type::text AS t, it.category::text AS c, it.period_start AS p, it.quantity AS q,
+               it.amount AS amt
+        FROM late i JOIN billing.invoice_items it ON it.invoice_id = i.id
+        WHERE it.item_type IN ('VOICE', 'MESSAGING') AND it.period_start < i.period_start
+    ),
+    -- One late_usage call per build snapshot and period (a run's drafts share one), not per invoice.
+    expected AS MATERIALIZED (
+        SELECT g.snap, g.period_start AS inv_start, e.*
+        FROM (SELECT l.snap, l.period_start, array_agg(l.account_id) AS accts FROM late l GROUP BY 1, 2) AS g
+        CROSS JOIN LATERAL billing.late_usage(g.snap::pg_snapshot, g.period_start, g.accts) AS e
+    ),
+    recomputed AS MATERIALIZED (
+        SELECT i.id, e.usage_type AS t, e.category AS c, e.period_start AS p, e.quantity AS q,
+               round(e.amount, 2) AS amt
+        FROM late i
+        JOIN expected e ON e.account_id = i.account_id AND e.inv_start = i.period_start AND e.snap = i.snap
     )
-    SELECT string_agg(DISTINCT i.id::text, ', ') INTO short
-    FROM late i
-    CROSS JOIN LATERAL (
-        SELECT coalesce(a.item_type, b.usage_type) AS t
-        FROM (SELECT it.item_type, it.category, it.period_start, it.quantity, it.amount FROM billing.invoice_items it
-              WHERE it.invoice_id = i.id AND it.item_type IN ('VOICE', 'MESSAGING')
-                AND it.period_start < i.period_start) AS a
-        FULL JOIN (SELECT l.usage_type, l.category, l.period_start, l.quantity, round(l.amount, 2) AS amount
-                   FROM billing.late_usage(i.usage_snapshot, i.period_start, ARRAY[i.account_id]) AS l
-                   WHERE l.period_start IN (SELECT it.period_start FROM billing.invoice_items it
-                                            WHERE it.invoice_id = i.id AND it.item_type IN ('VOICE', 'MESSAGING')
-                                              AND it.period_start < i.period_start)) AS b
-               ON b.usage_type = a.item_type AND b.category = a.category AND b.period_start = a.period_start
-        WHERE (a.quantity, a.amount) IS DISTINCT FROM (b.quantity, b.amount)
-    ) AS diff;
+    SELECT string_agg(DISTINCT coalesce(a.id, b.id)::text, ', ') INTO short
+    FROM lines a
+    FULL JOIN (SELECT r.* FROM recomputed r
+               WHERE EXISTS (SELECT 1 FROM lines l WHERE l.id = r.id AND l.p = r.p)) AS b
+           ON b.id = a.id AND b.t = a.t AND b.c = a.c AND b.p = a.p
+    WHERE (a.q, a.amt) IS DISTINCT FROM (b.q, b.amt);
     IF short IS NOT NULL THEN
         RAISE EXCEPTION 'invoices % bill late usage that another invoice has billed since; run the invoices again',
             short USING ERRCODE = 'check_violation', CONSTRAINT = 'invoices_issued_immutable';
