@@ -437,6 +437,33 @@ def test_rate_import(
     assert one(db_url, "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'rate\\_import\\_%'") == 0
 
 
+def test_reference_imports_and_reconciliation(db_url: str, warp: Callable[..., str], tmp_path: Path) -> None:
+    """The other imports an operator runs: numbers, LERG, LRN, a rate plan, a carrier's CDRs, reconcile."""
+    with psycopg.connect(db_url, autocommit=True) as admin:
+        cdr_helpers.build_world(admin)
+    files = {
+        "numbers.csv": "number,number_type,npa,nxx,rate_center,state,lata,ocn,carrier\n"
+        "+13035550111,DID,303,555,DENVER,CO,656,1234,\n",
+        "lerg.csv": "npa,nxx,state,lata,ocn,rate_center\n720,555,CO,656,1234,DENVER\n",
+        "lrn.csv": "number,lrn\n+13035550111,3035550000\n",
+        "plan.csv": "message_type,rate\nSMS,0.004\n",
+        "vendor.csv": "call_id,ani,dnis,start_time,duration,cost\nv-1,+12125550199,+13035550100,"
+        "2026-10-10 12:00:00,60,0.004\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert json.loads(warp("numbers", "import", str(tmp_path / "numbers.csv"), "--json"))["errors"] == []
+    warp("lerg", "import", str(tmp_path / "lerg.csv"), "--json")
+    warp("lrn", "import", str(tmp_path / "lrn.csv"), "--json")
+    warp("rate-plans", "import", "LP-PLAN", str(tmp_path / "plan.csv"), "--json")
+    warp("vendor-cdr", "import", str(tmp_path / "vendor.csv"), "--carrier", "alpha", "--json")
+    warp("reconcile", "--carrier", "alpha", "--from", "2026-10-01", "--to", "2026-11-01", "--json")
+    assert one(db_url, "SELECT count(*) FROM cdr.lerg WHERE npa = '720'") == 1
+    assert one(db_url, "SELECT count(*) FROM cdr.lrn_cache") == 1
+    assert one(db_url, "SELECT count(*) FROM cdr.vendor_cdr") == 1
+    assert one(db_url, "SELECT count(*) FROM numbers.inventory WHERE number = '+13035550111'") == 1
+
+
 # ---------------------------------------------------------------------------------------------
 # Reporting / BI: warp_readonly
 
