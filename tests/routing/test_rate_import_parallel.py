@@ -3,6 +3,7 @@ nothing, and recovery of a helper transaction left prepared."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from routing_helpers import ctrunk, one, rate
 
 from warp.db import tenant
@@ -322,3 +324,42 @@ def test_split_candidates_never_divide_nested_prefixes() -> None:
                 for q in deck_prefixes:
                     if q.startswith(p) and p != q:
                         assert not (p < s <= q), (median, s, p, q)
+
+
+def test_another_login_finishes_what_the_importing_login_prepared(
+    conn: Conn, db_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL lets only the preparing role (or a superuser) finish a prepared transaction. The
+    helper prepares as the import's login role, so the service resolves its own imports; a maintenance
+    login that is a member of it finishes one left behind (acting as that role) and drops the staging
+    tables that login owns, and is itself again afterwards."""
+    ctrunk(conn, "a")
+    suffix = uuid.uuid4().hex[:10]
+    service, maint = f"rate_imp_svc_{suffix}", f"rate_imp_maint_{suffix}"
+    conn.execute(
+        sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'x' IN ROLE warp_app, warp_staff").format(
+            sql.Identifier(service)
+        )
+    )
+    conn.execute(
+        sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'x' IN ROLE {}").format(*map(sql.Identifier, (maint, service)))
+    )
+    try:
+        service_url = make_conninfo(db_url, user=service, password="x")
+        with psycopg.connect(service_url) as importer:
+            result = run(importer, big_deck(tmp_path / "deck.csv"), "a", service_url)
+        owner = one(conn, "SELECT owner::text FROM pg_prepared_xacts WHERE gid LIKE 'warp-rate-import:%'")
+        assert owner == service
+        assert import_tables(conn) == 2  # the typed halves, owned by the service login
+        with psycopg.connect(make_conninfo(db_url, user=maint, password="x"), autocommit=True) as other:
+            assert rate_import.resolve_prepared(other) == (1, 0)
+            assert one(other, "SELECT current_user::text") == maint
+        assert prepared(conn) == 0 and import_tables(conn) == 0
+        assert len(deck(conn, "a")) == result.loaded
+    finally:
+        for (gid,) in conn.execute("SELECT gid FROM pg_prepared_xacts WHERE database = current_database()"):
+            conn.execute(sql.SQL("ROLLBACK PREPARED {}").format(sql.Literal(gid)))
+        for role in (maint, service):
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))

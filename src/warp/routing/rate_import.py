@@ -16,9 +16,10 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -539,15 +540,30 @@ def resolve_prepared(conn: psycopg.Connection[Any]) -> tuple[int, int]:
     for gid in _pending(conn):
         xid = gid.split(":")[1]
         status = _value(conn.execute("SELECT pg_xact_status(%s::xid8)", (xid,)).fetchone())
+        if status not in ("committed", "aborted"):
+            continue
+        # Only the role that prepared a transaction or a superuser may finish it. The helper prepares as
+        # its login role (see _ParallelImport), so the importing service finishes it as it is, even
+        # through PgBouncer; another login (warp maintenance) acts as that role (_acting_as).
+        owner = _value(
+            conn.execute("SELECT owner::text FROM pg_prepared_xacts WHERE gid = %s", (gid,)).fetchone()
+        )
+        if owner is None:  # finished meanwhile by another resolver
+            continue
+        verb = "COMMIT" if status == "committed" else "ROLLBACK"
+        try:
+            with _acting_as(conn, owner):
+                conn.execute(sql.SQL(verb + " PREPARED {}").format(sql.Literal(gid)))
+        except psycopg.errors.UndefinedObject:  # finished meanwhile by another resolver
+            continue
         if status == "committed":
-            conn.execute(sql.SQL("COMMIT PREPARED {}").format(sql.Literal(gid)))
             committed += 1
-        elif status == "aborted":
-            conn.execute(sql.SQL("ROLLBACK PREPARED {}").format(sql.Literal(gid)))
+        else:
             rolled_back += 1
     pending = {gid.split(":")[2] for gid in _pending(conn)}
     tables = conn.execute(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "SELECT c.relname, pg_get_userbyid(c.relowner)::text FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = 'routing' AND c.relkind = 'r' AND c.relname LIKE 'rate\\_import\\_%%'"
     ).fetchall()
     for row in tables:
@@ -557,8 +573,26 @@ def resolve_prepared(conn: psycopg.Connection[Any]) -> tuple[int, int]:
             continue
         status = _value(conn.execute("SELECT pg_xact_status(%s::xid8)", (match[1],)).fetchone())
         if status != "in progress":
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("routing", name)))
+            with _acting_as(conn, str(_value(row, 1))):
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("routing", name)))
     return committed, rolled_back
+
+
+@contextmanager
+def _acting_as(conn: psycopg.Connection[Any], role: str) -> Iterator[None]:
+    """Run the block as ``role`` when the connection is another role (it must be a member, or a superuser).
+
+    A session setting: only on a direct connection (warp maintenance), never through a transaction
+    pooler, which is why an import's own connections never need it."""
+    if role == _value(conn.execute("SELECT current_user::text").fetchone()):
+        yield
+        return
+    previous = _value(conn.execute("SELECT current_setting('role')").fetchone())
+    conn.execute("SELECT set_config('role', %s, false)", (role,))
+    try:
+        yield
+    finally:
+        conn.execute("SELECT set_config('role', %s, false)", (previous,))
 
 
 def _split_offset(path: Path) -> int:
@@ -782,6 +816,9 @@ class _ParallelImport:
                     [v or "" for pair in values for v in pair],
                 )
                 counts = _close_and_insert(helper, self.mode, load, typed_names[1], ranges[1])
+                # Prepared as the login role, not the caller's role (e.g. warp_staff): PostgreSQL lets
+                # only the preparing role finish it, and the service resolves it as its login.
+                helper.execute("SELECT set_config('role', 'none', true)")
                 helper.execute(sql.SQL("PREPARE TRANSACTION {}").format(sql.Literal(self.gid)))
                 helper_prepared.set()
                 return counts
