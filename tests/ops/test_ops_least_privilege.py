@@ -407,15 +407,8 @@ def test_rate_import(
         return original(self, progress)
 
     monkeypatch.setattr(rate_import._ParallelImport, "run", spy)
-    with psycopg.connect(db_url, autocommit=True) as admin:
-        carrier = admin.execute(
-            "INSERT INTO routing.carriers (name) VALUES ('alpha') RETURNING id"
-        ).fetchone()
-        assert carrier is not None
-        admin.execute(
-            "INSERT INTO routing.carrier_trunks (carrier_id, name, host) VALUES (%s, 'alpha-1', 'h')",
-            (carrier[0],),
-        )
+    warp("carriers", "create", "--name", "Alpha")
+    warp("carrier-trunks", "create", "--carrier", "Alpha", "--name", "alpha-1", "--host", "198.51.100.1")
     deck = tmp_path / "deck.csv"
     deck.write_text(
         "prefix,rate\n" + "".join(f"{p},0.0{p[0]}\n" for p in ("1", "12", "3", "44", "5", "6", "77", "9"))
@@ -462,6 +455,21 @@ def test_reference_imports_and_reconciliation(db_url: str, warp: Callable[..., s
     assert one(db_url, "SELECT count(*) FROM cdr.lrn_cache") == 1
     assert one(db_url, "SELECT count(*) FROM cdr.vendor_cdr") == 1
     assert one(db_url, "SELECT count(*) FROM numbers.inventory WHERE number = '+13035550111'") == 1
+
+
+def test_operator_commands(seeded_url: str, warp: Callable[..., str]) -> None:
+    """Accounts, API keys, partitions ahead, the compliance report (exit 1 only when something needs
+    attention, never a permission error)."""
+    warp("accounts", "create", "--name", "Acme", "--ban", "ACME1", "--type", "RESELLER")
+    warp("accounts", "create", "--name", "Kid", "--ban", "KID1", "--parent", "ACME1")
+    warp("api-keys", "create", "--account", "KID1", "--name", "ci", "--scopes", "cdr:read")
+    warp("maintenance", "partitions", "--ahead", "2", "--json")
+    result = CliRunner().invoke(cli, ["compliance", "report", "--json"])
+    assert result.exit_code in (0, 1), (result.output, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert isinstance(json.loads(result.stdout), dict)
+    assert one(seeded_url, "SELECT count(*) FROM auth.api_keys") == 1
+    assert one(seeded_url, "SELECT count(*) FROM accounts.account_hierarchy") == 1
 
 
 # ---------------------------------------------------------------------------------------------
