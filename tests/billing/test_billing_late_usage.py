@@ -339,3 +339,17 @@ def test_usage_rated_after_a_draft_was_built_and_before_its_issue_is_late(
     run(conn, "2026-11")
     assert late_lines(conn, acct, "2026-11")["VOICE:VOICE_INTERSTATE@2026-10"][1] == Decimal("0.60")
     assert_ledger_ok(conn)
+
+
+def test_a_rerating_does_not_overlap_an_invoice_run(conn: psycopg.Connection[Any], seeded_url: str) -> None:
+    """Otherwise the run could bill a CDR's old version and the re-rated one would be billed again as late."""
+    acct = account(conn, "LATE12", state="CO")
+    cdrs(conn, acct, n=1, charge=Decimal("1.00"), day="2026-10-05")
+    with psycopg.connect(seeded_url) as runner:
+        runner.execute("SELECT billing.usage_lock()")  # what an invoice run (or issue) holds until it commits
+        with pytest.raises(psycopg.errors.LockNotAvailable, match="invoice run or issue is in progress"):
+            conn.execute("UPDATE cdr.enriched_cdr SET customer_charge = 0.90 WHERE account_id = %s", (acct,))
+        runner.rollback()
+    conn.execute("UPDATE cdr.enriched_cdr SET customer_charge = 0.90 WHERE account_id = %s", (acct,))
+    run(conn, "2026-10")
+    assert lines(conn, acct, "2026-10")["VOICE:VOICE_INTERSTATE@2026-10"][1] == Decimal("0.90")

@@ -343,14 +343,23 @@ COMMENT ON FUNCTION billing.compute_usage(date, date, uuid, pg_snapshot) IS
 -- reports those CDRs): the correction of billed usage is a credit note or an adjustment, never a
 -- silent change.
 
+CREATE FUNCTION billing.usage_lock_key() RETURNS bigint
+    LANGUAGE sql IMMUTABLE
+AS $$
+    SELECT hashtextextended('billing.invoice_usage', 0)
+$$;
+COMMENT ON FUNCTION billing.usage_lock_key() IS
+    'Key of the advisory lock over which usage is billed (billing.usage_lock, billing.usage_rerated_trg).';
+
 CREATE FUNCTION billing.usage_lock() RETURNS void
     LANGUAGE sql
 AS $$
-    SELECT pg_advisory_xact_lock(hashtextextended('billing.invoice_usage', 0))
+    SELECT pg_advisory_xact_lock(billing.usage_lock_key())
 $$;
 COMMENT ON FUNCTION billing.usage_lock() IS
     'Transaction advisory lock taken by billing.build_invoices and billing.issue_invoices before they decide '
-    'which usage rows an invoice bills: invoice runs and issues serialise, so no usage row goes on two invoices.';
+    'which usage rows an invoice bills: invoice runs and issues serialise, so no usage row goes on two invoices; '
+    'a re-rating (billing.usage_rerated_trg, shared) cannot overlap them either.';
 
 CREATE FUNCTION billing.usage_billed(p_account_id uuid, p_usage_type text, p_at timestamptz, p_xid xid8)
     RETURNS boolean
@@ -413,13 +422,17 @@ BEGIN
                        x.billing_xid
                 FROM messaging.mdr x
                 WHERE x.billing_xid >= $2 AND x.created_at >= $5 AND x.created_at < $6 AND x.charge IS NOT NULL
+            ),
+            -- The cheap snapshot tests first (the floor is only a bound: an old transaction anywhere in the
+            -- cluster holds snapshot xmins back), the per-row look-up of later invoices only for what is left.
+            candidates AS MATERIALIZED (
+                SELECT r.* FROM rows r JOIN closed c ON c.account_id = r.account_id
+                WHERE pg_visible_in_snapshot(r.billing_xid, $1) AND NOT pg_visible_in_snapshot(r.billing_xid, c.snap)
             )
             SELECT r.account_id, r.usage_type, r.category, $3, $4, count(*), round(sum(r.quantity), 6), r.unit,
                    sum(r.amount)
-            FROM rows r JOIN closed c ON c.account_id = r.account_id
-            WHERE pg_visible_in_snapshot(r.billing_xid, $1)
-              AND NOT pg_visible_in_snapshot(r.billing_xid, c.snap)
-              AND NOT billing.usage_billed(r.account_id, r.usage_type, r.at, r.billing_xid)
+            FROM candidates r
+            WHERE NOT billing.usage_billed(r.account_id, r.usage_type, r.at, r.billing_xid)
             GROUP BY r.account_id, r.usage_type, r.category, r.unit
         $q$
         USING p_snapshot, p.floor, p.period_start, p.period_end, p.period_start::timestamp AT TIME ZONE 'UTC',
@@ -439,6 +452,14 @@ AS $$
 DECLARE
     v_billed boolean;
 BEGIN
+    -- A re-rating must not overlap an invoice run: the run could bill the old version (visible in its
+    -- snapshot) and the new one would then be late usage, billed again. Shared (re-ratings run together),
+    -- and try-only: waiting here, after rating has locked prepaid balances the run's issue also locks,
+    -- could deadlock.
+    IF NOT pg_try_advisory_xact_lock_shared(billing.usage_lock_key()) THEN
+        RAISE EXCEPTION '%.% %: an invoice run or issue is in progress; re-rate after it', TG_TABLE_SCHEMA,
+            TG_TABLE_NAME, OLD.id USING ERRCODE = 'lock_not_available';
+    END IF;
     IF TG_TABLE_SCHEMA = 'cdr' THEN
         v_billed := OLD.rating_status = 'RATED' AND OLD.account_id IS NOT NULL
                     AND billing.usage_billed(OLD.account_id, 'VOICE', OLD.start_time, OLD.billing_xid);
@@ -457,8 +478,9 @@ END
 $$;
 COMMENT ON FUNCTION billing.usage_rerated_trg() IS
     'Before a change to what a CDR or MDR bills (charge, rating status, account, jurisdiction, quantity): refused '
-    'when an issued invoice bills the row (invoices_issued_immutable); otherwise billing_xid becomes the '
-    'changing transaction, so the row is billed again as it is now (on its draft, or as late usage).';
+    'when an issued invoice bills the row (invoices_issued_immutable) and while an invoice run or issue holds '
+    'billing.usage_lock (lock_not_available); otherwise billing_xid becomes the changing transaction, so the row '
+    'is billed as it is now (on its draft, or as late usage).';
 CREATE TRIGGER enriched_cdr_billing_xid_trg BEFORE UPDATE ON cdr.enriched_cdr
     FOR EACH ROW
     WHEN ((OLD.customer_charge, OLD.rating_status, OLD.account_id, OLD.jurisdiction, OLD.billable_seconds,
@@ -782,15 +804,15 @@ BEGIN
     FROM billing.invoices i JOIN inv_drafts d ON d.id = i.id;
     DROP TABLE IF EXISTS pg_temp.inv_recent;
     CREATE TEMP TABLE inv_recent ON COMMIT DROP AS
-    SELECT e.account_id, e.billing_xid FROM cdr.enriched_cdr e WHERE e.billing_xid >= v_floor
-    UNION ALL
-    SELECT m.account_id, m.billing_xid FROM messaging.mdr m WHERE m.billing_xid >= v_floor;
+    SELECT x.account_id, max(x.billing_xid) AS last_xid
+    FROM (SELECT e.account_id, e.billing_xid FROM cdr.enriched_cdr e WHERE e.billing_xid >= v_floor
+          UNION ALL
+          SELECT m.account_id, m.billing_xid FROM messaging.mdr m WHERE m.billing_xid >= v_floor) AS x
+    GROUP BY x.account_id;
     UPDATE billing.invoices i SET usage_snapshot = v_snap
-    FROM inv_drafts d
+    FROM inv_drafts d LEFT JOIN inv_recent r ON r.account_id = d.account_id
     WHERE d.id = i.id AND d.id NOT IN (SELECT n.id FROM inv_new n)
-      AND (i.usage_snapshot IS NULL
-           OR EXISTS (SELECT 1 FROM inv_recent r WHERE r.account_id = d.account_id
-                        AND r.billing_xid >= pg_snapshot_xmin(i.usage_snapshot)));
+      AND (i.usage_snapshot IS NULL OR r.last_xid >= pg_snapshot_xmin(i.usage_snapshot));
 
     -- The lines the drafts should have; below, only those that differ from what is there are written, so a
     -- re-run over unchanged usage writes no line at all (no row triggers, no audit rows).
