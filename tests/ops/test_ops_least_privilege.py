@@ -492,6 +492,9 @@ def test_readonly_role_reads_reports_and_cannot_write(world: World, readonly_url
             for view in ("hourly_traffic", "daily_account_summary", "carrier_performance"):
                 conn.execute(sql.SQL("SELECT * FROM reporting.{}").format(sql.Identifier(view))).fetchall()
             assert len(reporting.traffic(conn, now - timedelta(days=1), now + timedelta(hours=1), None)) == 2
+            assert (
+                reporting.carriers(conn, now - timedelta(days=2), now + timedelta(days=1)) == []
+            )  # no carrier
         # a tenant's reads through row-level security and the tenant view
         acme = tenant.Context(account_id=world.acme, role=tenant.READONLY_ROLE)
         with tenant.transaction(conn, acme):
