@@ -1,11 +1,12 @@
-"""The application runs as the least-privileged roles docs/operations.md ("Roles") prescribes.
+"""The application runs as the least-privileged logins docs/operations.md ("Roles and logins") prescribes.
 
 Every other test connects as a superuser, so a privilege the application silently relies on (DDL in
 a schema, COMMIT PREPARED, ANALYZE, a sequence, a function without EXECUTE...) would only fail in
 production. Here each test creates, on its own database, a login role exactly as the operator does:
 LOGIN, NOSUPERUSER, NOBYPASSRLS, NOCREATEDB, NOCREATEROLE, member of ``warp_app`` and ``warp_staff``
-(the API and workers) or of ``warp_readonly`` (reporting/BI), and runs the real API routes, CLI
-commands and workers through a URL that logs in as it. Set-up rows are written as the superuser.
+(the API, workers and operator CLI), of ``warp_owner`` and ``warp_staff`` (migrations, maintenance) or
+of ``warp_readonly`` (reporting/BI), and runs the real API routes, CLI commands and workers through a
+URL that logs in as it. Set-up rows are written as the superuser. Any server WARNING fails the test.
 """
 
 from __future__ import annotations
