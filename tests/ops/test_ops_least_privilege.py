@@ -165,12 +165,12 @@ def test_the_roles_are_what_the_docs_prescribe(app_url: str, readonly_url: str) 
             assert row is not None
             assert row[:5] == (False, False, False, False, False)
             assert set(row[5]) == member_of
-            # no DDL anywhere but the rate import's staging tables (warp_staff in routing, see 0011)
+            # no DDL anywhere but the rate import's staging tables (warp_staff in import_staging, 0011)
             creates = conn.execute(
                 "SELECT array_agg(nspname ORDER BY nspname)::text[] FROM pg_namespace "
                 "WHERE has_schema_privilege(oid, 'CREATE')"
             ).fetchone()
-            assert creates == (["routing"] if "warp_staff" in member_of else None,)
+            assert creates == (["import_staging"] if "warp_staff" in member_of else None,)
             # temporary tables (imports, rating) come from PUBLIC's default TEMPORARY on the database
             assert conn.execute("SELECT has_database_privilege(current_database(), 'TEMP')").fetchone() == (
                 True,

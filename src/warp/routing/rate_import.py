@@ -494,6 +494,8 @@ def _audit(
 # -- parallel load: two connections, two-phase commit ------------------------------------------------
 
 GID_PREFIX = "warp-rate-import"
+# The two connections' UNLOGGED staging tables (0011: the only schema where the application creates tables).
+STAGING_SCHEMA = "import_staging"
 # Staging tables live for one import: autovacuum/autoanalyze of them would only compete for the CPU.
 _NO_AUTOVACUUM = "WITH (autovacuum_enabled = off)"
 _TABLE_RE = re.compile(r"^rate_import_(?:stage|rows)_([0-9]+)_([0-9a-f]+)_[0-9]$")
@@ -564,7 +566,8 @@ def resolve_prepared(conn: psycopg.Connection[Any]) -> tuple[int, int]:
     tables = conn.execute(
         "SELECT c.relname, pg_get_userbyid(c.relowner)::text FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = 'routing' AND c.relkind = 'r' AND c.relname LIKE 'rate\\_import\\_%%'"
+        "WHERE n.nspname = %s AND c.relkind = 'r' AND c.relname LIKE 'rate\\_import\\_%%'",
+        (STAGING_SCHEMA,),
     ).fetchall()
     for row in tables:
         name = str(_value(row))
@@ -574,7 +577,7 @@ def resolve_prepared(conn: psycopg.Connection[Any]) -> tuple[int, int]:
         status = _value(conn.execute("SELECT pg_xact_status(%s::xid8)", (match[1],)).fetchone())
         if status != "in progress":
             with _acting_as(conn, str(_value(row, 1))):
-                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("routing", name)))
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(STAGING_SCHEMA, name)))
     return committed, rolled_back
 
 
@@ -669,8 +672,8 @@ class _ParallelImport:
         xid = _value(conn.execute("SELECT pg_current_xact_id()::text").fetchone())
         self.tag = f"{xid}_{uuid.uuid4().hex[:8]}"
         self.gid = f"{GID_PREFIX}:{xid}:{self.tag}:{trunk_id}"
-        self.stages = [sql.Identifier("routing", f"rate_import_stage_{self.tag}_{k}") for k in (0, 1)]
-        self.typed = [sql.Identifier("routing", f"rate_import_rows_{self.tag}_{k}") for k in (0, 1)]
+        self.stages = [sql.Identifier(STAGING_SCHEMA, f"rate_import_stage_{self.tag}_{k}") for k in (0, 1)]
+        self.typed = [sql.Identifier(STAGING_SCHEMA, f"rate_import_rows_{self.tag}_{k}") for k in (0, 1)]
 
     def run(self, progress: Progress | None) -> bool:
         """Load the deck; False when the CSV is malformed (the serial path then reports its lines)."""

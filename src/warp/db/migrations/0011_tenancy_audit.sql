@@ -544,11 +544,14 @@ REVOKE UPDATE, DELETE ON audit.audit_log FROM warp_app, warp_staff;
 GRANT USAGE ON SCHEMA accounts, auth, numbers, routing, cdr, messaging, billing, vendor_mgmt, audit
     TO warp_app, warp_readonly, warp_staff;
 GRANT SELECT ON public.schema_migrations TO warp_app, warp_readonly, warp_staff;
--- A rate deck of 4 MiB or more loads on two connections (ADR 0006): the staff transaction creates the
--- halves' UNLOGGED staging tables routing.rate_import_<xid>_... (a temporary table is invisible to the
--- other connection) and drops them once both halves are resolved. Staff may create tables in routing
--- for that; nothing else in the application creates objects (tests/ops/test_ops_least_privilege.py).
-GRANT CREATE ON SCHEMA routing TO warp_staff;
+-- A rate deck of 4 MiB or more loads on two connections (ADR 0006): their UNLOGGED staging tables
+-- (a temporary table is invisible to the other connection) live in a schema of their own, the only
+-- place the application creates tables (tests/ops/test_ops_least_privilege.py); the import drops them
+-- once both halves are resolved.
+CREATE SCHEMA IF NOT EXISTS import_staging AUTHORIZATION warp_owner;
+COMMENT ON SCHEMA import_staging IS
+    'Staging tables of running two-connection rate-deck imports (routing.rate_import), dropped when the import ends; nothing else.';
+GRANT USAGE, CREATE ON SCHEMA import_staging TO warp_staff;
 
 
 -- Definer functions run as the owner role (BYPASSRLS), never as the superuser that migrated.
