@@ -59,6 +59,23 @@ def invoice(conn: psycopg.Connection[Any], acct: UUID, period: str) -> tuple[Any
     return None if row is None else tuple(row)
 
 
+def invoice_id(conn: psycopg.Connection[Any], acct: UUID, period: str) -> UUID:
+    row = conn.execute(
+        "SELECT id FROM billing.invoices WHERE account_id = %s AND period_start = %s",
+        (acct, month(period)[0]),
+    ).fetchone()
+    assert row is not None
+    return UUID(str(row[0]))
+
+
+def october_draft(conn: psycopg.Connection[Any], ban: str) -> UUID:
+    """An account with a 1.00 call in October, whose October invoice is a DRAFT."""
+    acct = account(conn, ban, state="CO")
+    cdrs(conn, acct, n=1, charge=Decimal("1.00"), day="2026-10-05")
+    run(conn, "2026-10", issue=False)
+    return acct
+
+
 def tax_rate(conn: psycopg.Connection[Any], category: str, code: str = "US") -> Decimal:
     row = conn.execute(
         "SELECT rate FROM billing.tax_rates WHERE tax_category = %s AND jurisdiction_code = %s",
@@ -136,12 +153,18 @@ def test_late_usage_alone_makes_an_invoice_and_one_account_runs(conn: psycopg.Co
     assert_ledger_ok(conn)
 
 
-def test_regenerated_drafts_neither_double_count_nor_lose_late_usage(conn: psycopg.Connection[Any]) -> None:
-    acct = account(conn, "LATE4", state="CO")
+def late_call_after_october(conn: psycopg.Connection[Any], ban: str) -> UUID:
+    """An account whose October (1.00) is invoiced, then a late October call of 0.30 and November usage of 2.00."""
+    acct = account(conn, ban, state="CO")
     cdrs(conn, acct, n=1, charge=Decimal("1.00"), day="2026-10-05")
     run(conn, "2026-10")
     cdrs(conn, acct, n=1, charge=Decimal("0.30"), day="2026-10-06")
     cdrs(conn, acct, n=1, charge=Decimal("2.00"), day="2026-11-06")
+    return acct
+
+
+def test_regenerated_drafts_neither_double_count_nor_lose_late_usage(conn: psycopg.Connection[Any]) -> None:
+    acct = late_call_after_october(conn, "LATE4")
     run(conn, "2026-11", issue=False)
     assert late_lines(conn, acct, "2026-11")["VOICE:VOICE_INTERSTATE@2026-10"][1] == Decimal("0.30")
     run(conn, "2026-11", issue=False)  # regenerated: the same late line, once
@@ -166,9 +189,7 @@ def test_regenerated_drafts_neither_double_count_nor_lose_late_usage(conn: psyco
 def test_usage_of_a_draft_period_is_picked_up_by_regenerating_that_draft(
     conn: psycopg.Connection[Any],
 ) -> None:
-    acct = account(conn, "LATE5", state="CO")
-    cdrs(conn, acct, n=1, charge=Decimal("1.00"), day="2026-10-05")
-    run(conn, "2026-10", issue=False)
+    acct = october_draft(conn, "LATE5")
     cdrs(conn, acct, n=1, charge=Decimal("0.40"), day="2026-10-25")  # October is still a draft
     cdrs(conn, acct, n=1, charge=Decimal("2.00"), day="2026-11-06")
     run(conn, "2026-11")
@@ -297,24 +318,16 @@ def test_billed_usage_cannot_be_rerated_unbilled_late_usage_can(conn: psycopg.Co
 
 
 def test_a_draft_whose_late_usage_another_invoice_billed_is_not_issued(conn: psycopg.Connection[Any]) -> None:
-    acct = account(conn, "LATE10", state="CO")
-    cdrs(conn, acct, n=1, charge=Decimal("1.00"), day="2026-10-05")
-    run(conn, "2026-10")
-    cdrs(conn, acct, n=1, charge=Decimal("0.30"), day="2026-10-06")
-    cdrs(conn, acct, n=1, charge=Decimal("2.00"), day="2026-11-06")
+    acct = late_call_after_october(conn, "LATE10")
     cdrs(conn, acct, n=1, charge=Decimal("3.00"), day="2026-12-06")
     run(conn, "2026-11", issue=False)
     run(conn, "2026-12")  # bills the late call first
     assert late_lines(conn, acct, "2026-12")["VOICE:VOICE_INTERSTATE@2026-10"][1] == Decimal("0.30")
-    november = conn.execute(
-        "SELECT id FROM billing.invoices WHERE account_id = %s AND period_start = '2026-11-01'", (acct,)
-    ).fetchone()
-    assert november is not None
     with (
         pytest.raises(psycopg.errors.CheckViolation, match="run the invoices again"),
         tenant.transaction(conn, STAFF),
     ):
-        invoices.issue_invoices(conn, [november[0]], issue_date=date(2026, 12, 2))
+        invoices.issue_invoices(conn, [invoice_id(conn, acct, "2026-11")], issue_date=date(2026, 12, 2))
     run(conn, "2026-11")  # regenerated: the late call is no longer on it
     assert late_lines(conn, acct, "2026-11") == {}
     assert (invoice(conn, acct, "2026-11") or ())[:2] == ("ISSUED", Decimal("2.00"))
@@ -324,17 +337,13 @@ def test_a_draft_whose_late_usage_another_invoice_billed_is_not_issued(conn: psy
 def test_usage_rated_after_a_draft_was_built_and_before_its_issue_is_late(
     conn: psycopg.Connection[Any],
 ) -> None:
-    acct = account(conn, "LATE11", state="CO")
-    cdrs(conn, acct, n=1, charge=Decimal("1.00"), day="2026-10-05")
-    run(conn, "2026-10", issue=False)
+    acct = october_draft(conn, "LATE11")
     run(conn, "2026-10", issue=False)  # re-run over unchanged usage: the draft keeps what it bills
     cdrs(conn, acct, n=1, charge=Decimal("0.60"), day="2026-10-07")  # after the last build
-    october = conn.execute(
-        "SELECT id FROM billing.invoices WHERE account_id = %s AND period_start = '2026-10-01'", (acct,)
-    ).fetchone()
-    assert october is not None
     with tenant.transaction(conn, STAFF):
-        invoices.issue_invoices(conn, [october[0]], issue_date=date(2026, 11, 1))  # issued as built
+        invoices.issue_invoices(
+            conn, [invoice_id(conn, acct, "2026-10")], issue_date=date(2026, 11, 1)
+        )  # issued as built
     assert (invoice(conn, acct, "2026-10") or ())[:2] == ("ISSUED", Decimal("1.00"))
     run(conn, "2026-11")
     assert late_lines(conn, acct, "2026-11")["VOICE:VOICE_INTERSTATE@2026-10"][1] == Decimal("0.60")

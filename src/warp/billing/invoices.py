@@ -4,6 +4,10 @@ A run for a period is three set-based SQL steps (0017_billing_functions.sql) wit
 the middle: ``billing.build_invoices`` (usage summaries, one DRAFT per account and period, usage / DID /
 fee lines; issued invoices are never touched), ``TaxEngine.apply`` (TAX lines), ``billing.finish_invoices``
 (credit lines, totals). ``issue`` then gives gapless numbers and charges the ledger.
+
+A draft also bills the account's late usage: CDRs/MDRs of earlier, already issued periods that were rated or
+charged after those invoices were built, as their own lines (``billing.late_usage``; each invoice bills the
+usage rows visible in its build snapshot, ``billing.invoices.usage_snapshot``; docs/operations.md).
 """
 
 from __future__ import annotations

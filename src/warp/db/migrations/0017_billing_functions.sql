@@ -389,17 +389,21 @@ AS $$
 DECLARE
     p record;
 BEGIN
-    -- Per earlier period with a non-draft invoice (a DRAFT picks its usage up when it is regenerated): rows
-    -- older than the oldest of its invoices' snapshot xmin are visible in all of them, so only the rows
-    -- written since (an index range on billing_xid) can be late. One statement per period, planned with
-    -- its actual bounds (EXECUTE), so it is always that index range, never a scan of the period.
+    -- Per earlier period with a non-draft invoice (a DRAFT picks its usage up when it is regenerated): a row
+    -- is invisible to a snapshot only if written at or after its xmax or by one of its in-progress
+    -- transactions (xip), so only those rows can be late: an index range on billing_xid from the lowest
+    -- xmax of the period's invoice snapshots, plus the few xip values. One statement per period, planned
+    -- with its actual bounds (EXECUTE), so it is always those index look-ups, never a scan of the period.
     FOR p IN
-        SELECT i.period_start, i.period_end, min(pg_snapshot_xmin(i.usage_snapshot)) AS floor
-        FROM billing.invoices i
-        WHERE i.status NOT IN ('DRAFT', 'VOID') AND i.period_end < p_before AND i.usage_snapshot IS NOT NULL
-          AND (p_account_ids IS NULL OR i.account_id IN (SELECT unnest(p_account_ids)))
-        GROUP BY i.period_start, i.period_end
-        ORDER BY i.period_start
+        SELECT s.period_start, s.period_end, min(pg_snapshot_xmax(s.snap::pg_snapshot)) AS floor,
+               coalesce(array_agg(DISTINCT x.xip) FILTER (WHERE x.xip IS NOT NULL), '{}') AS xips
+        FROM (SELECT DISTINCT i.period_start, i.period_end, i.usage_snapshot::text AS snap
+              FROM billing.invoices i
+              WHERE i.status NOT IN ('DRAFT', 'VOID') AND i.period_end < p_before AND i.usage_snapshot IS NOT NULL
+                AND (p_account_ids IS NULL OR i.account_id IN (SELECT unnest(p_account_ids)))) AS s
+        LEFT JOIN LATERAL pg_snapshot_xip(s.snap::pg_snapshot) AS x (xip) ON true
+        GROUP BY s.period_start, s.period_end
+        ORDER BY s.period_start
     LOOP
         RETURN QUERY EXECUTE $q$
             WITH closed AS MATERIALIZED (
@@ -413,7 +417,7 @@ BEGIN
                        x.billable_seconds / 60.0 AS quantity, 'MINUTE' AS unit,
                        coalesce(x.customer_charge, 0) AS amount, x.start_time AS at, x.billing_xid
                 FROM cdr.enriched_cdr x
-                WHERE x.billing_xid >= $2 AND x.start_time >= $5 AND x.start_time < $6
+                WHERE (x.billing_xid >= $2 OR x.billing_xid = ANY ($8)) AND x.start_time >= $5 AND x.start_time < $6
                   AND x.rating_status = 'RATED' AND x.account_id IS NOT NULL
                 UNION ALL
                 SELECT x.account_id, 'MESSAGING', x.message_type || '_' || x.direction,
@@ -421,10 +425,10 @@ BEGIN
                        CASE WHEN x.message_type = 'SMS' THEN 'SEGMENT' ELSE 'MESSAGE' END, x.charge, x.created_at,
                        x.billing_xid
                 FROM messaging.mdr x
-                WHERE x.billing_xid >= $2 AND x.created_at >= $5 AND x.created_at < $6 AND x.charge IS NOT NULL
+                WHERE (x.billing_xid >= $2 OR x.billing_xid = ANY ($8)) AND x.created_at >= $5 AND x.created_at < $6
+                  AND x.charge IS NOT NULL
             ),
-            -- The cheap snapshot tests first (the floor is only a bound: an old transaction anywhere in the
-            -- cluster holds snapshot xmins back), the per-row look-up of later invoices only for what is left.
+            -- The exact snapshot tests first, the per-row look-up of later invoices only for what is left.
             candidates AS MATERIALIZED (
                 SELECT r.* FROM rows r JOIN closed c ON c.account_id = r.account_id
                 WHERE pg_visible_in_snapshot(r.billing_xid, $1) AND NOT pg_visible_in_snapshot(r.billing_xid, c.snap)
@@ -436,7 +440,7 @@ BEGIN
             GROUP BY r.account_id, r.usage_type, r.category, r.unit
         $q$
         USING p_snapshot, p.floor, p.period_start, p.period_end, p.period_start::timestamp AT TIME ZONE 'UTC',
-              (p.period_end + 1)::timestamp AT TIME ZONE 'UTC', p_account_ids;
+              (p.period_end + 1)::timestamp AT TIME ZONE 'UTC', p_account_ids, p.xips;
     END LOOP;
 END
 $$;
