@@ -362,3 +362,35 @@ def test_a_rerating_does_not_overlap_an_invoice_run(conn: psycopg.Connection[Any
     conn.execute("UPDATE cdr.enriched_cdr SET customer_charge = 0.90 WHERE account_id = %s", (acct,))
     run(conn, "2026-10")
     assert lines(conn, acct, "2026-10")["VOICE:VOICE_INTERSTATE@2026-10"][1] == Decimal("0.90")
+
+
+@pytest.mark.parametrize("stored", ["usage row", "invoice snapshot"])
+def test_a_logical_copy_with_transaction_ids_ahead_of_the_server_is_refused(
+    conn: psycopg.Connection[Any], stored: str
+) -> None:
+    """Billed and late usage are told apart by this server's transaction ids; a logical copy (pg_restore)
+    restarts the counter below the stored ids. Simulated by moving a stored id 2^32 ahead: the run and the
+    issue refuse, naming the fix, and bill nothing."""
+    acct = late_call_after_october(conn, "LC-COPY")
+    future = "pg_current_xact_id()::text::numeric + 4294967296"
+    if stored == "usage row":
+        target = conn.execute(
+            "SELECT id FROM cdr.enriched_cdr WHERE account_id = %s LIMIT 1", (acct,)
+        ).fetchone()
+        assert target is not None
+        conn.execute(
+            f"UPDATE cdr.enriched_cdr SET billing_xid = ({future})::text::xid8 WHERE id = %s", target
+        )
+    else:
+        conn.execute("ALTER TABLE billing.invoices DISABLE TRIGGER USER")  # issued invoices are immutable
+        conn.execute(
+            f"UPDATE billing.invoices SET usage_snapshot = (({future})::text || ':' || ({future})::text || ':')"
+            "::pg_snapshot WHERE account_id = %s",
+            (acct,),
+        )
+        conn.execute("ALTER TABLE billing.invoices ENABLE TRIGGER USER")
+    for issue in (False, True):
+        with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="logical") as refused:
+            run(conn, "2026-11", issue=issue)
+        assert "pg_resetwal -e" in (refused.value.diag.message_hint or "")
+    assert invoice(conn, acct, "2026-11") is None

@@ -352,14 +352,36 @@ COMMENT ON FUNCTION billing.usage_lock_key() IS
     'Key of the advisory lock over which usage is billed (billing.usage_lock, billing.usage_rerated_trg).';
 
 CREATE FUNCTION billing.usage_lock() RETURNS void
-    LANGUAGE sql
+    LANGUAGE plpgsql
 AS $$
-    SELECT pg_advisory_xact_lock(billing.usage_lock_key())
+DECLARE
+    v_seen xid8;
+BEGIN
+    PERFORM pg_advisory_xact_lock(billing.usage_lock_key());
+    -- Transaction ids are this server's: a physical copy (replica, PITR, pg_upgrade) keeps the counter,
+    -- a logical copy (pg_dump/pg_restore, logical replication) starts a new one, and then every stored
+    -- billing_xid and usage_snapshot compares wrongly (usage of before the copy would look unwritten,
+    -- usage written after it already billed). Refuse rather than bill wrong.
+    SELECT greatest(
+        (SELECT max(pg_snapshot_xmax(i.usage_snapshot)) FROM billing.invoices i WHERE i.usage_snapshot IS NOT NULL),
+        (SELECT e.billing_xid FROM cdr.enriched_cdr e ORDER BY e.billing_xid DESC LIMIT 1),
+        (SELECT m.billing_xid FROM messaging.mdr m ORDER BY m.billing_xid DESC LIMIT 1))
+    INTO v_seen;
+    IF v_seen > pg_current_xact_id() THEN
+        RAISE EXCEPTION 'billing: stored transaction ids reach % but this server is at %: the database is a logical '
+            'copy of another server, and billed usage cannot be told from late usage', v_seen, pg_current_xact_id()
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = format('Before WARP writes usage, move this server''s transaction id epoch past the old '
+                                'one (pg_resetwal -e %s on the stopped server): docs/operations.md, Backup and restore.',
+                                floor(v_seen::text::numeric / 4294967296)::bigint + 1);
+    END IF;
+END
 $$;
 COMMENT ON FUNCTION billing.usage_lock() IS
     'Transaction advisory lock taken by billing.build_invoices and billing.issue_invoices before they decide '
     'which usage rows an invoice bills: invoice runs and issues serialise, so no usage row goes on two invoices; '
-    'a re-rating (billing.usage_rerated_trg, shared) cannot overlap them either.';
+    'a re-rating (billing.usage_rerated_trg, shared) cannot overlap them either. Refuses when stored transaction '
+    'ids are ahead of this server''s (a logical copy: object_not_in_prerequisite_state).';
 
 CREATE FUNCTION billing.usage_billed(p_account_id uuid, p_usage_type text, p_at timestamptz, p_xid xid8)
     RETURNS boolean
