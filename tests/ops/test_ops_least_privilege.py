@@ -14,11 +14,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -269,9 +267,9 @@ def test_api_tenant_and_staff_requests(world: World, app_url: str) -> None:
 def test_messaging_dispatch_and_webhook_workers(
     world: World, app_url: str, warp: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    receiver = _Receiver()
+    receiver = messaging_helpers.VendorServer()  # records every POST
     try:
-        m = messaging_helpers.build(world, webhook_url=receiver.url)
+        m = messaging_helpers.build(world, webhook_url=receiver.base + "/hook")
         with TestClient(create_app(app_url, policy=TEST_POLICY, pool_size=2)) as client:
             for peer in ("+17205550123", "+17205550124"):
                 sent = messaging_helpers.send(client, m.acme_key, m.acme_local, peer)
@@ -297,31 +295,6 @@ def test_messaging_dispatch_and_webhook_workers(
         assert one(world.url, "SELECT array_agg(DISTINCT status)::text[] FROM messaging.mdr") == ["SENT"]
     finally:
         receiver.close()
-
-
-class _Receiver:
-    """A loopback HTTP endpoint answering 200 and counting requests."""
-
-    def __init__(self) -> None:
-        self.requests: list[bytes] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                outer.requests.append(self.rfile.read(int(self.headers["Content-Length"])))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
 
 
 # ---------------------------------------------------------------------------------------------
