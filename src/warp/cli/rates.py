@@ -28,7 +28,7 @@ def import_(
     single_transaction: bool = typer.Option(
         False,
         "--single-transaction",
-        help="Load the whole deck in one transaction on one connection (about twice as slow on big decks). "
+        help="Load the whole deck in one transaction on one connection (a 3M-row deck takes ~1.4x as long). "
         "Without it, a deck of 4 MiB (~150k rows) or more loads on two connections that commit a few "
         "milliseconds apart, split where no destination's prefixes are divided (ADR 0006).",
     ),

@@ -639,14 +639,16 @@ class _ParallelImport:
 
     The file's two halves are COPYed and checked in parallel on two autocommit side connections into
     UNLOGGED tables (a second session cannot read the caller's temporary tables), with the same checks
-    and line numbers as the serial path. The lines are then split at the median prefix (byte order) and
-    each side types, checks for overlaps and counts one prefix range (a prefix's lines are all in one
-    range, so the overlap check is complete). The caller's transaction closes the current deck and
+    and line numbers as the serial path. The lines are then split near the median prefix (byte order),
+    where no destination's candidate prefixes are divided (:meth:`_split`), and each side types, checks
+    for overlaps and counts one prefix range (a prefix's lines are all in one range, so the overlap
+    check is complete). The caller's transaction closes the current deck and
     loads the rows of the low range, the helper's of the high range, concurrently; the helper then
     PREPAREs its transaction under a global id naming the caller's transaction id, and the caller's
     commit is the decision (:func:`resolve_prepared`). The ranges share no prefix, so neither
-    transaction ever waits on the other's rows in the exclusion constraint. Atomic, but the two halves
-    become visible at two commits a few milliseconds apart (ADR 0006).
+    transaction ever waits on the other's rows in the exclusion constraint. All or nothing; the two
+    halves become visible at two commits a few milliseconds apart, and in between every look-up sees
+    the old or the new deck for its destination (ADR 0006, fifth pass).
     """
 
     def __init__(
