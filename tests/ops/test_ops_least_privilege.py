@@ -11,9 +11,7 @@ URL that logs in as it. Set-up rows are written as the superuser. Any server WAR
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -28,13 +26,13 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 from typer.testing import CliRunner
 
+import sibling_modules
 from warp.api.app import create_app
 from warp.cdr import ingest
 from warp.cli.main import app as cli
 from warp.db import tenant
 from warp.messaging.dispatch import dispatch_once, load_providers
 from warp.reporting import service as reporting
-from warp.routing import rate_import
 from warp.workers.webhooks import WebhookSettings, WebhookWorker
 from warp_auth_fixtures import PASSWORD, TEST_POLICY, World, bearer
 
@@ -54,19 +52,9 @@ READONLY_ROLE_SQL = (
 )
 
 
-def _helpers(directory: str, name: str) -> Any:
-    """A helper module of another test directory (they are not packages)."""
-    path = Path(__file__).resolve().parents[1] / directory / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"least_privilege_{name}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-cdr_helpers = _helpers("cdr", "cdr_helpers")
-messaging_helpers = _helpers("messaging", "messaging_helpers")
+cdr_helpers = sibling_modules.load("cdr", "cdr_helpers", "least_privilege")
+messaging_helpers = sibling_modules.load("messaging", "messaging_helpers", "least_privilege")
+routing_helpers = sibling_modules.load("routing", "routing_helpers", "least_privilege")
 
 
 def _login_role(admin_url: str, create: str) -> Iterator[str]:
@@ -360,15 +348,7 @@ def test_rate_import(
     monkeypatch: pytest.MonkeyPatch,
     flags: list[str],
 ) -> None:
-    monkeypatch.setattr(rate_import, "PARALLEL_MIN_BYTES", 0)
-    runs: list[bool] = []
-    original = rate_import._ParallelImport.run
-
-    def spy(self: Any, progress: Any) -> bool:
-        runs.append(True)
-        return original(self, progress)
-
-    monkeypatch.setattr(rate_import._ParallelImport, "run", spy)
+    runs = routing_helpers.two_connection_loads(monkeypatch)
     warp("carriers", "create", "--name", "Alpha")
     warp("carrier-trunks", "create", "--carrier", "Alpha", "--name", "alpha-1", "--host", "198.51.100.1")
     deck = tmp_path / "deck.csv"

@@ -8,35 +8,17 @@ writes, every request runs as the login (member of warp_app and warp_staff, no s
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
-import sys
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 from _pytest.fixtures import FixtureFunctionDefinition
 from fastapi.testclient import TestClient
 from test_ops_least_privilege import APP_ROLE_SQL, _login_role
 
+import sibling_modules
 from warp.api.app import create_app
 from warp_auth_fixtures import TEST_POLICY, World
-
-TESTS = Path(__file__).resolve().parents[1]
-
-
-def _load(directory: str, name: str) -> Any:
-    folder = str(TESTS / directory)
-    if folder not in sys.path:  # their helper modules (messaging_helpers, ...) import by basename
-        sys.path.append(folder)
-    spec = importlib.util.spec_from_file_location(f"least_privilege_{name}", TESTS / directory / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 REPLAY = (
     ("api", "test_tenancy_api"),
@@ -53,7 +35,7 @@ REPLAY = (
 AVAILABLE_FIXTURES = {"client", "world", "seeded_url", "db_url", "monkeypatch", "tmp_path"}
 REPLAYED: list[str] = []
 for _directory, _module_name in REPLAY:
-    _module = _load(_directory, _module_name)
+    _module = sibling_modules.load(_directory, _module_name, "least_privilege")
     # the module's own fixtures (messaging's `m`, numbers' `loaded`) come along
     _available = set(AVAILABLE_FIXTURES)
     for _name, _value in vars(_module).items():

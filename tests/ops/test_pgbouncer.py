@@ -3,31 +3,19 @@ and the API's tenancy and auth tests pass unchanged."""
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg.rows import dict_row
 
+import sibling_modules
 from ops_fixtures import Bouncer
 from warp.api.app import create_app
 from warp.db import tenant
 from warp_auth_fixtures import TEST_POLICY, World
-
-
-def _load(directory: str, name: str) -> Any:
-    path = Path(__file__).resolve().parents[1] / directory / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"via_pgbouncer_{name}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 # The API's own tenant-isolation and auth test modules, run again with the app's pool behind PgBouncer:
 # every test of theirs that goes through the API (asks for the `client` fixture, which this module
@@ -42,7 +30,7 @@ THROUGH_PGBOUNCER = (
 AVAILABLE_FIXTURES = {"client", "world", "seeded_url", "db_url", "monkeypatch", "tmp_path"}
 REPLAYED: list[str] = []
 for _directory, _module_name in THROUGH_PGBOUNCER:
-    _module = _load(_directory, _module_name)
+    _module = sibling_modules.load(_directory, _module_name, "via_pgbouncer")
     for _name, _test in sorted(vars(_module).items()):
         if not (_name.startswith("test_") and callable(_test)):
             continue

@@ -140,3 +140,20 @@ def lcr(
 
 def names(result: list[tuple[str, str, Decimal]]) -> list[str]:
     return [r[0] for r in result]
+
+
+def two_connection_loads(monkeypatch: Any) -> list[bool]:
+    """Lets every rate-deck import load on two connections whatever the file's size, and records each
+    import that did (the returned list gets one entry per two-connection load)."""
+    from warp.routing import rate_import
+
+    monkeypatch.setattr(rate_import, "PARALLEL_MIN_BYTES", 0)
+    runs: list[bool] = []
+    original = rate_import._ParallelImport.run
+
+    def spy(self: Any, progress: Any) -> bool:
+        runs.append(True)
+        return original(self, progress)
+
+    monkeypatch.setattr(rate_import._ParallelImport, "run", spy)
+    return runs

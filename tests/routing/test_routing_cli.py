@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
+from routing_helpers import two_connection_loads
 from typer.testing import CliRunner
 
 from warp.cli.main import app
-from warp.routing import rate_import
 
 
 @pytest.fixture
@@ -152,15 +151,7 @@ def test_rates_import_parallel_commits_both_halves(
     """By default a big deck loads on two connections; the command resolves the helper's prepared half
     after its commit, so nothing stays prepared and every row is there. --single-transaction loads on
     one connection (the helper's side connections never appear in its audit row either way)."""
-    monkeypatch.setattr(rate_import, "PARALLEL_MIN_BYTES", 0)
-    two_connections: list[bool] = []
-    original = rate_import._ParallelImport.run
-
-    def spy(self: Any, progress: Any) -> bool:
-        two_connections.append(True)
-        return original(self, progress)
-
-    monkeypatch.setattr(rate_import._ParallelImport, "run", spy)
+    two_connections = two_connection_loads(monkeypatch)
     ok(warp, "carriers", "create", "--name", "Alpha")
     ok(warp, "carrier-trunks", "create", "--carrier", "Alpha", "--name", "alpha-1", "--host", "h")
     deck = tmp_path / "deck.csv"
